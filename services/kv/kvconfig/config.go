@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/flaredb/flaredb/libs/storage/rocksdb"
 )
 
 // MaxKeySize is the largest key the service accepts. It is fixed rather than
@@ -41,10 +43,10 @@ type Config struct {
 	// before cutting connections.
 	GracefulStopTimeout time.Duration `toml:"graceful-stop-timeout"`
 
-	Limits  LimitsConfig  `toml:"limits"`
-	PD      PDConfig      `toml:"pd"`
-	RocksDB RocksDBConfig `toml:"rocksdb"`
-	Raft    RaftConfig    `toml:"raft"`
+	Limits  LimitsConfig   `toml:"limits"`
+	PD      PDConfig       `toml:"pd"`
+	RocksDB rocksdb.Config `toml:"rocksdb"`
+	Raft    RaftConfig     `toml:"raft"`
 }
 
 // LimitsConfig bounds request sizes. Requests beyond a limit are rejected
@@ -69,19 +71,6 @@ type PDConfig struct {
 	RegionHeartbeatInterval time.Duration `toml:"region-heartbeat-interval"`
 	// StartTimeout bounds connecting to PD and bootstrapping at start.
 	StartTimeout time.Duration `toml:"start-timeout"`
-}
-
-// RocksDBConfig tunes the storage engine. Zero values keep the engine's own
-// defaults.
-type RocksDBConfig struct {
-	// BlockCacheSize is the shared block cache in bytes.
-	BlockCacheSize int64 `toml:"block-cache-size"`
-	// WriteBufferSize is the memtable size in bytes per column family.
-	WriteBufferSize int64 `toml:"write-buffer-size"`
-	// MaxWriteBufferNumber is how many memtables may exist per column family.
-	MaxWriteBufferNumber int `toml:"max-write-buffer-number"`
-	// MaxBackgroundJobs bounds concurrent flushes and compactions.
-	MaxBackgroundJobs int `toml:"max-background-jobs"`
 }
 
 // RaftConfig is read by the Raft backend only; the single-node backend
@@ -116,6 +105,7 @@ func NewConfig() Config {
 			RegionHeartbeatInterval: 10 * time.Second,
 			StartTimeout:            30 * time.Second,
 		},
+		RocksDB: rocksdb.NewConfig(),
 		Raft: RaftConfig{
 			TickInterval:   100 * time.Millisecond,
 			ElectionTicks:  10,
@@ -178,11 +168,9 @@ func (c *Config) Validate() error {
 	check(c.PD.RegionHeartbeatInterval > 0, "pd.region-heartbeat-interval must be positive, got %v", c.PD.RegionHeartbeatInterval)
 	check(c.PD.StartTimeout > 0, "pd.start-timeout must be positive, got %v", c.PD.StartTimeout)
 
-	r := c.RocksDB
-	check(r.BlockCacheSize >= 0, "rocksdb.block-cache-size must not be negative, got %d", r.BlockCacheSize)
-	check(r.WriteBufferSize >= 0, "rocksdb.write-buffer-size must not be negative, got %d", r.WriteBufferSize)
-	check(r.MaxWriteBufferNumber >= 0, "rocksdb.max-write-buffer-number must not be negative, got %d", r.MaxWriteBufferNumber)
-	check(r.MaxBackgroundJobs >= 0, "rocksdb.max-background-jobs must not be negative, got %d", r.MaxBackgroundJobs)
+	if err := c.RocksDB.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 
 	check(c.Raft.TickInterval > 0, "raft.tick-interval must be positive, got %v", c.Raft.TickInterval)
 	check(c.Raft.HeartbeatTicks > 0, "raft.heartbeat-ticks must be positive, got %d", c.Raft.HeartbeatTicks)

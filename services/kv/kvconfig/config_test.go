@@ -56,7 +56,8 @@ store-heartbeat-interval = "1s"
 	require.Equal(t, 1024, cfg.Limits.MaxValueSize)
 	require.Equal(t, 7, cfg.Limits.MaxBatchKeys)
 	require.Equal(t, NewConfig().Limits.MaxScanLimit, cfg.Limits.MaxScanLimit, "untouched keys keep defaults")
-	require.Equal(t, int64(1<<20), cfg.RocksDB.BlockCacheSize)
+	require.Equal(t, uint64(1<<20), cfg.RocksDB.BlockCacheSize)
+	require.Equal(t, NewConfig().RocksDB.Compression, cfg.RocksDB.Compression)
 	require.Equal(t, time.Second, cfg.PD.StoreHeartbeatInterval)
 }
 
@@ -107,7 +108,7 @@ func TestValidate(t *testing.T) {
 		{"no data dir", func(c *Config) { c.DataDir = "" }, "data-dir is required"},
 		{"message too small", func(c *Config) { c.Limits.MaxMessageSize = c.Limits.MaxValueSize }, "limits.max-message-size"},
 		{"election vs heartbeat", func(c *Config) { c.Raft.ElectionTicks = 2 }, "raft.election-ticks"},
-		{"negative cache", func(c *Config) { c.RocksDB.BlockCacheSize = -1 }, "rocksdb.block-cache-size"},
+		{"tiny cache", func(c *Config) { c.RocksDB.BlockCacheSize = 1 }, "block-cache-size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
