@@ -19,9 +19,10 @@ type Pair struct {
 }
 
 // Command is one client write. Which fields are used depends on Op:
-//   OpPut: Key, Value          OpDelete: Key
-//   OpDeleteRange: Key, EndKey OpBatchPut: Pairs   OpBatchDelete: Keys
-//   OpCAS: Key, Value, ExpectedVersion, Delete (delete-if-version)
+//
+//	OpPut: Key, Value          OpDelete: Key
+//	OpDeleteRange: Key, EndKey OpBatchPut: Pairs   OpBatchDelete: Keys
+//	OpCAS: Key, Value, ExpectedVersion, Delete (delete-if-version)
 type Command struct {
 	Op              Op
 	Key             []byte
@@ -34,10 +35,13 @@ type Command struct {
 }
 
 // Result is the outcome of applying one Command.
-//   OpPut: Version is the new version.
-//   OpBatchPut: Versions holds the new version of each pair.
-//   OpCAS: Succeeded; on success Version/Value are the new ones (Version 0
-//   after a delete); on conflict they are the current ones (0 = absent).
+//
+//	OpPut: Version is the new version.
+//	OpBatchPut: Versions holds the new version of each pair.
+//	OpCAS: Succeeded; on success Version/Value are the new ones (Version 0
+//	after a delete); on conflict they are the current ones (0 = absent).
+//	OpPut, OpBatchPut, OpDelete, OpBatchDelete, OpDeleteRange: Succeeded is
+//	always true (deleting an absent key is not an error).
 type Result struct {
 	Succeeded bool
 	Version   uint64

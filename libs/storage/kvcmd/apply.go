@@ -1,0 +1,258 @@
+package kvcmd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/flaredb/flaredb/libs/storage"
+)
+
+// Applier applies commands into one write batch. It remembers the versions
+// and values it wrote earlier in the same batch, so several commands
+// touching one key before the batch is written see each other (group apply).
+//
+// Raft apply calls Apply for every command of many committed entries into
+// one batch, writes the batch once, then calls Reset. While a batch is being
+// filled, the Reader must not change except through this batch (the apply
+// loop is the only writer of user data), because the Applier also caches
+// what it read. Results may alias command values and cached reads; they are
+// valid until the command slices are modified.
+//
+// An Applier is not safe for concurrent use.
+type Applier struct {
+	r  storage.Reader
+	wb storage.WriteBatch
+	// known caches, per key touched in this batch, its version record and
+	// value as of the end of the commands applied so far.
+	known   map[string]*entry
+	scratch []byte
+}
+
+// entry is the state of one key as the batch so far leaves it.
+type entry struct {
+	rec         record
+	value       []byte // when valueLoaded and live
+	valueLoaded bool
+}
+
+// NewApplier returns an Applier reading r and writing into wb.
+func NewApplier(r storage.Reader, wb storage.WriteBatch) *Applier {
+	a := &Applier{known: make(map[string]*entry)}
+	a.Reset(r, wb)
+	return a
+}
+
+// Reset prepares the Applier for the next batch, forgetting what the last
+// one wrote; call it after that batch was written (or dropped).
+func (a *Applier) Reset(r storage.Reader, wb storage.WriteBatch) {
+	a.r, a.wb = r, wb
+	clear(a.known)
+}
+
+// Apply evaluates cmd against the reader plus everything applied earlier in
+// this batch and adds its writes to the batch. The error is either an
+// invalid command (errors.Is(err, ErrInvalid)), in which case nothing was
+// added, or a storage read error, in which case nothing of this command was
+// added either, but the caller should treat the engine as failed.
+func (a *Applier) Apply(cmd *Command) (Result, error) {
+	if err := check(cmd); err != nil {
+		return Result{}, err
+	}
+	switch cmd.Op {
+	case OpPut:
+		e, err := a.load(cmd.Key)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Succeeded: true, Version: a.put(cmd.Key, cmd.Value, e)}, nil
+	case OpDelete:
+		e, err := a.load(cmd.Key)
+		if err != nil {
+			return Result{}, err
+		}
+		a.del(cmd.Key, e)
+		return Result{Succeeded: true}, nil
+	case OpBatchPut:
+		// Read everything first so a read error leaves the batch untouched.
+		es := make([]*entry, len(cmd.Pairs))
+		for i, p := range cmd.Pairs {
+			e, err := a.load(p.Key)
+			if err != nil {
+				return Result{}, err
+			}
+			es[i] = e
+		}
+		vs := make([]uint64, len(cmd.Pairs))
+		for i, p := range cmd.Pairs {
+			vs[i] = a.put(p.Key, p.Value, es[i])
+		}
+		return Result{Succeeded: true, Versions: vs}, nil
+	case OpBatchDelete:
+		es := make([]*entry, len(cmd.Keys))
+		for i, k := range cmd.Keys {
+			e, err := a.load(k)
+			if err != nil {
+				return Result{}, err
+			}
+			es[i] = e
+		}
+		for i, k := range cmd.Keys {
+			a.del(k, es[i])
+		}
+		return Result{Succeeded: true}, nil
+	case OpDeleteRange:
+		return a.deleteRange(cmd.Key, cmd.EndKey)
+	case OpCAS:
+		return a.cas(cmd)
+	}
+	panic("kvcmd: check accepted an unknown op") // unreachable
+}
+
+func (a *Applier) cas(cmd *Command) (Result, error) {
+	e, err := a.load(cmd.Key)
+	if err != nil {
+		return Result{}, err
+	}
+	cur := e.rec.current()
+	if cur != cmd.ExpectedVersion {
+		if err := a.loadValue(cmd.Key, e); err != nil {
+			return Result{}, err
+		}
+		return Result{Version: cur, Value: e.value}, nil
+	}
+	if cmd.Delete {
+		a.del(cmd.Key, e)
+		return Result{Succeeded: true}, nil
+	}
+	return Result{Succeeded: true, Version: a.put(cmd.Key, cmd.Value, e), Value: cmd.Value}, nil
+}
+
+// load returns the key's entry, reading its version record on first use.
+func (a *Applier) load(key []byte) (*entry, error) {
+	if e, ok := a.known[string(key)]; ok {
+		return e, nil
+	}
+	e := &entry{}
+	b, err := a.r.Get(storage.CFVersion, key)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		e.valueLoaded = true // never existed: no value
+	case err != nil:
+		return nil, fmt.Errorf("kvcmd: read version: %w", err)
+	default:
+		if e.rec, err = decodeRecord(b); err != nil {
+			return nil, err
+		}
+		e.valueLoaded = e.rec.deleted
+	}
+	a.known[string(key)] = e
+	return e, nil
+}
+
+func (a *Applier) loadValue(key []byte, e *entry) error {
+	if e.valueLoaded {
+		return nil
+	}
+	v, err := a.r.Get(storage.CFDefault, key)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("kvcmd: key %q has live version %d but no value", key, e.rec.version)
+		}
+		return fmt.Errorf("kvcmd: read value: %w", err)
+	}
+	e.value, e.valueLoaded = v, true
+	return nil
+}
+
+// put gives the key the version after the last one it ever had.
+func (a *Applier) put(key, value []byte, e *entry) uint64 {
+	e.rec = record{version: e.rec.version + 1}
+	e.value, e.valueLoaded = value, true
+	a.scratch = e.rec.appendTo(a.scratch[:0])
+	a.wb.Put(storage.CFVersion, key, a.scratch) // the batch copies
+	a.wb.Put(storage.CFDefault, key, value)
+	return e.rec.version
+}
+
+// del turns a live key into a tombstone that keeps its last version.
+func (a *Applier) del(key []byte, e *entry) {
+	if e.rec.current() == 0 {
+		return
+	}
+	a.tombstone(key, e)
+	a.wb.Delete(storage.CFDefault, key)
+}
+
+func (a *Applier) tombstone(key []byte, e *entry) {
+	e.rec.deleted = true
+	e.value, e.valueLoaded = nil, true
+	a.scratch = e.rec.appendTo(a.scratch[:0])
+	a.wb.Put(storage.CFVersion, key, a.scratch)
+}
+
+// deleteRange tombstones every live key in [start, end) (end empty: to the
+// end of the key space) in key order, then range-deletes their values.
+func (a *Applier) deleteRange(start, end []byte) (Result, error) {
+	// Keys already touched by this batch are judged by their cached state
+	// (they may have been created or deleted earlier in the batch); the
+	// rest by their stored record.
+	type stored struct {
+		key []byte
+		rec record
+	}
+	var fromDisk []stored
+	it, err := a.r.NewIterator(storage.CFVersion, storage.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return Result{}, fmt.Errorf("kvcmd: delete range: %w", err)
+	}
+	for ; it.Valid(); it.Next() {
+		k := it.Key()
+		if _, ok := a.known[string(k)]; ok {
+			continue
+		}
+		rec, err := decodeRecord(it.Value())
+		if err != nil {
+			it.Close()
+			return Result{}, err
+		}
+		if rec.current() != 0 {
+			fromDisk = append(fromDisk, stored{key: append([]byte(nil), k...), rec: rec})
+		}
+	}
+	err = it.Err()
+	it.Close()
+	if err != nil {
+		return Result{}, fmt.Errorf("kvcmd: delete range: %w", err)
+	}
+
+	live := make([][]byte, 0, len(fromDisk))
+	for k, e := range a.known {
+		if e.rec.current() != 0 && k >= string(start) && (len(end) == 0 || k < string(end)) {
+			live = append(live, []byte(k))
+		}
+	}
+	for _, s := range fromDisk {
+		a.known[string(s.key)] = &entry{rec: s.rec}
+		live = append(live, s.key)
+	}
+	if len(live) == 0 {
+		return Result{Succeeded: true}, nil
+	}
+	// Sorted, so every replica adds the same writes in the same order
+	// whatever the map iteration order was.
+	sort.Slice(live, func(i, j int) bool { return bytes.Compare(live[i], live[j]) < 0 })
+	for _, k := range live {
+		a.tombstone(k, a.known[string(k)])
+	}
+	// Every value in CFDefault has a live record, so when the range is
+	// unbounded it suffices to delete up to just past the last live key.
+	rangeEnd := end
+	if len(rangeEnd) == 0 {
+		last := live[len(live)-1]
+		rangeEnd = append(append(make([]byte, 0, len(last)+1), last...), 0)
+	}
+	a.wb.DeleteRange(storage.CFDefault, start, rangeEnd)
+	return Result{Succeeded: true}, nil
+}
