@@ -1,0 +1,65 @@
+package raftstore
+
+import (
+	"errors"
+	"time"
+
+	"github.com/flaredb/flaredb/proto/raft_serverpb"
+)
+
+// Config tunes the Raft store. Defaults come from NewConfig.
+type Config struct {
+	// TickInterval is the length of one Raft logical clock tick.
+	TickInterval time.Duration `toml:"tick-interval"`
+	// ElectionTicks and HeartbeatTicks are counted in ticks.
+	ElectionTicks  int `toml:"election-ticks"`
+	HeartbeatTicks int `toml:"heartbeat-ticks"`
+	// MaxSizePerMsg bounds the entries carried by one append message.
+	MaxSizePerMsg uint64 `toml:"max-size-per-msg"`
+	// MaxInflightMsgs bounds pipelined appends to one follower.
+	MaxInflightMsgs int `toml:"max-inflight-msgs"`
+	// LogGCThreshold: once more than this many applied entries sit in the
+	// log, it is truncated, keeping LogGCKeep entries for slow followers.
+	LogGCThreshold uint64 `toml:"log-gc-threshold"`
+	LogGCKeep      uint64 `toml:"log-gc-keep"`
+	// RegionHeartbeatInterval is how often leaders report to PD.
+	RegionHeartbeatInterval time.Duration `toml:"region-heartbeat-interval"`
+	// Knobs are test hooks; nil means off.
+	Knobs *Knobs `toml:"-"`
+}
+
+// Knobs let tests observe or disturb the store. Every field is optional.
+type Knobs struct {
+	// OnInboundMessage is called for every inbound Raft message before it is
+	// stepped; returning false drops it.
+	OnInboundMessage func(m *raft_serverpb.RaftMessage) bool
+}
+
+// NewConfig returns the defaults used in production.
+func NewConfig() *Config {
+	return &Config{
+		TickInterval:            100 * time.Millisecond,
+		ElectionTicks:           10,
+		HeartbeatTicks:          2,
+		MaxSizePerMsg:           1 << 20,
+		MaxInflightMsgs:         256,
+		LogGCThreshold:          1024,
+		LogGCKeep:               256,
+		RegionHeartbeatInterval: 10 * time.Second,
+	}
+}
+
+// Validate rejects settings Raft cannot run with.
+func (c *Config) Validate() error {
+	switch {
+	case c.TickInterval <= 0:
+		return errors.New("raftstore: tick-interval must be positive")
+	case c.HeartbeatTicks <= 0 || c.ElectionTicks <= c.HeartbeatTicks:
+		return errors.New("raftstore: election-ticks must exceed heartbeat-ticks > 0")
+	case c.LogGCThreshold == 0 || c.LogGCKeep >= c.LogGCThreshold:
+		return errors.New("raftstore: log-gc-keep must be below log-gc-threshold > 0")
+	case c.RegionHeartbeatInterval <= 0:
+		return errors.New("raftstore: region-heartbeat-interval must be positive")
+	}
+	return nil
+}
