@@ -84,7 +84,7 @@ type Client struct {
 	lg      *zap.Logger
 	metrics *metrics
 	pd      pd
-	closePD func()
+	closePD func() error
 	cache   *locate.Cache
 	pool    *conns.Pool
 	closed  atomic.Bool
@@ -127,7 +127,7 @@ func newClient(cfg Config, o options, pdc pd) *Client {
 		lg:      o.lg,
 		metrics: m,
 		pd:      pdc,
-		closePD: func() {},
+		closePD: func() error { return nil },
 		cache:   locate.New(pdc, o.lg, m.observeLookup),
 		pool:    conns.New(),
 	}
@@ -139,8 +139,7 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.closePD()
-	return c.pool.Close()
+	return errors.Join(c.closePD(), c.pool.Close())
 }
 
 // GetTS returns a fresh timestamp from PD's oracle: physical milliseconds
