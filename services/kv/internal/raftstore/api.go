@@ -40,6 +40,13 @@ func (s *Store) route(rctx *kvrpcpb.Context) (*peer, *errorpb.Error) {
 // Write proposes cmds as one Raft entry and returns their results once the
 // entry is applied on this (leader) replica.
 func (s *Store) Write(ctx context.Context, rctx *kvrpcpb.Context, cmds []*kvcmd.Command) ([]kvcmd.Result, *errorpb.Error, error) {
+	// Invalid commands are refused before proposing: an entry is applied
+	// as a unit, so one bad command must not follow good ones into the log.
+	for _, c := range cmds {
+		if err := kvcmd.Validate(c, kvcmd.Limits{}); err != nil {
+			return nil, nil, err
+		}
+	}
 	prop := s.newProposal()
 	err := s.submit(func() {
 		p, rerr := s.route(rctx)

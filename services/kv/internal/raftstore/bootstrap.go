@@ -36,9 +36,20 @@ func BootstrapRegion(eng storage.Engine, region *metapb.Region) error {
 	defer wb.Close()
 	b, _ := proto.Marshal(&raft_serverpb.RegionLocalState{State: raft_serverpb.PeerState_Normal, Region: region})
 	wb.Put(storage.CFMeta, keys.RegionStateKey(id), b)
-	b, _ = proto.Marshal(&raft_serverpb.RaftApplyState{AppliedIndex: initLogIndex, TruncatedIndex: initLogIndex, TruncatedTerm: initLogTerm})
+	if err := PrepareFirstRegion(wb, region); err != nil {
+		return err
+	}
+	return eng.Write(wb, storage.WriteOptions{Sync: true})
+}
+
+// PrepareFirstRegion adds the initial Raft state of region (HardState and
+// apply state at the initial index) to wb, which the caller writes together
+// with the region's RegionLocalState. It matches bootstrap.PrepareFunc.
+func PrepareFirstRegion(wb storage.WriteBatch, region *metapb.Region) error {
+	id := region.GetId()
+	b, _ := proto.Marshal(&raft_serverpb.RaftApplyState{AppliedIndex: initLogIndex, TruncatedIndex: initLogIndex, TruncatedTerm: initLogTerm})
 	wb.Put(storage.CFRaft, keys.ApplyStateKey(id), b)
 	b, _ = proto.Marshal(&raftpb.HardState{Term: proto.Uint64(initLogTerm), Commit: proto.Uint64(initLogIndex), Vote: proto.Uint64(0)})
 	wb.Put(storage.CFRaft, keys.RaftStateKey(id), b)
-	return eng.Write(wb, storage.WriteOptions{Sync: true})
+	return nil
 }

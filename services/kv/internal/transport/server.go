@@ -73,3 +73,7 @@ func (s *service) Snapshot(st raft_serverpb.Raft_SnapshotServer) error {
 	s.h.HandleRaftMessage(head)
 	return st.SendAndClose(&raft_serverpb.Done{})
 }
+
+// NewService returns the Raft gRPC service delivering to h, for servers
+// that register services themselves.
+func NewService(h Handler) raft_serverpb.RaftServer { return &service{h: h} }
