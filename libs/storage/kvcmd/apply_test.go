@@ -101,3 +101,72 @@ func TestSameBatchCommandsSeeEachOther(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []kvcmd.KV{{Key: []byte("k"), Value: []byte("e"), Version: 5}}, kvs)
 }
+
+func TestInvalidCommandAddsNothing(t *testing.T) {
+	e := openEngine(t)
+	wb := e.NewWriteBatch()
+	defer wb.Close()
+	a := kvcmd.NewApplier(e, wb)
+	for _, c := range []*kvcmd.Command{
+		nil,
+		{Op: 0},
+		{Op: kvcmd.OpPut},
+		{Op: kvcmd.OpBatchPut, Pairs: []kvcmd.Pair{{Key: []byte("a")}, {}}},
+		{Op: kvcmd.OpDeleteRange, Key: []byte("b"), EndKey: []byte("a")},
+	} {
+		_, err := a.Apply(c)
+		require.ErrorIs(t, err, kvcmd.ErrInvalid)
+	}
+	require.Zero(t, wb.Count())
+}
+
+func TestBatchOpsAndScan(t *testing.T) {
+	e := openEngine(t)
+	res := applyBatch(t, e, &kvcmd.Command{Op: kvcmd.OpBatchPut, Pairs: []kvcmd.Pair{
+		{Key: []byte("a"), Value: []byte("1")},
+		{Key: []byte("b"), Value: []byte("1")},
+		{Key: []byte("a"), Value: []byte("2")}, // same key twice: sees the first
+		{Key: []byte("c"), Value: []byte("1")},
+		{Key: []byte("d"), Value: []byte("1")},
+	}})
+	require.Equal(t, []uint64{1, 1, 2, 1, 1}, res[0].Versions)
+	applyBatch(t, e, &kvcmd.Command{Op: kvcmd.OpBatchDelete, Keys: [][]byte{[]byte("b"), []byte("zz")}})
+
+	snap, err := e.NewSnapshot()
+	require.NoError(t, err)
+	defer snap.Close()
+	kv := func(k, v string, ver uint64) kvcmd.KV {
+		out := kvcmd.KV{Key: []byte(k), Version: ver}
+		if v != "" {
+			out.Value = []byte(v)
+		}
+		return out
+	}
+	cases := []struct {
+		name             string
+		start, end       string
+		limit            int
+		reverse, keyOnly bool
+		want             []kvcmd.KV
+	}{
+		{"all", "", "", 0, false, false, []kvcmd.KV{kv("a", "2", 2), kv("c", "1", 1), kv("d", "1", 1)}},
+		{"reverse limit", "", "", 2, true, false, []kvcmd.KV{kv("d", "1", 1), kv("c", "1", 1)}},
+		{"bounded keys only", "b", "d", 0, false, true, []kvcmd.KV{kv("c", "", 1)}},
+		{"bounded reverse", "a", "d", 0, true, false, []kvcmd.KV{kv("c", "1", 1), kv("a", "2", 2)}},
+		{"limit 1", "", "", 1, false, false, []kvcmd.KV{kv("a", "2", 2)}},
+		{"nothing", "e", "", 0, false, false, nil},
+	}
+	for _, c := range cases {
+		var start, end []byte
+		if c.start != "" {
+			start = []byte(c.start)
+		}
+		if c.end != "" {
+			end = []byte(c.end)
+		}
+		got, err := kvcmd.Scan(snap, start, end, c.limit, c.reverse, c.keyOnly)
+		require.NoError(t, err, c.name)
+		require.Equal(t, c.want, got, c.name)
+	}
+	requireGet(t, snap, "b", "", 0)
+}
