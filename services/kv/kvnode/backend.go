@@ -9,8 +9,10 @@ import (
 	"github.com/flaredb/flaredb/proto/pdpb"
 	"github.com/flaredb/flaredb/proto/raft_serverpb"
 	"github.com/flaredb/flaredb/services/kv/internal/bootstrap"
+	"github.com/flaredb/flaredb/services/kv/internal/raftstore"
 	"github.com/flaredb/flaredb/services/kv/internal/server"
 	"github.com/flaredb/flaredb/services/kv/internal/standalone"
+	"github.com/flaredb/flaredb/services/kv/internal/transport"
 )
 
 // backend is a storage backend as the node drives it: the handlers' Storage
@@ -30,11 +32,14 @@ type backend interface {
 // prepareFirstRegion is the backend's hook into cluster bootstrap: extra state
 // written atomically with the first region. The single-node backend needs
 // none; the Raft backend writes the region's initial Raft state here.
-var prepareFirstRegion bootstrap.PrepareFunc
+var prepareFirstRegion bootstrap.PrepareFunc = raftstore.PrepareFirstRegion
 
 // newBackend is the one place that chooses how data is kept. The Raft
 // backend replaces standalone here.
 func (n *Node) newBackend(engine storage.Engine, regions []*raft_serverpb.RegionLocalState) (backend, error) {
+	if !useStandaloneBackend {
+		return n.newRaftBackend(engine)
+	}
 	var region *metapb.Region
 	for _, st := range regions {
 		if st.GetState() == raft_serverpb.PeerState_Normal {
@@ -47,6 +52,35 @@ func (n *Node) newBackend(engine storage.Engine, regions []*raft_serverpb.Region
 	lim.MaxBatchKeys = n.cfg.Limits.MaxBatchKeys
 	st := standalone.New(engine, n.storeID, region, lim, n.lg.Named("standalone"))
 	return &standaloneBackend{Storage: st, storeID: n.storeID, engine: engine}, nil
+}
+
+// useStandaloneBackend switches back to the single-node backend (no Raft),
+// the fallback should the Raft backend need to be bypassed.
+var useStandaloneBackend = false
+
+// raftBackend replicates every region through its own Raft group.
+type raftBackend struct {
+	*raftstore.Store
+	trans *transport.Transport
+}
+
+func (n *Node) newRaftBackend(engine storage.Engine) (backend, error) {
+	st, err := raftstore.NewStore(raftstore.NewConfig(), n.storeID, engine, n.lg.Named("raftstore"), n.reg)
+	if err != nil {
+		return nil, err
+	}
+	trans := transport.New(n.storeID, transport.NewPDResolver(n.pdc), st, nil, n.lg.Named("transport"))
+	st.SetTransport(trans)
+	if err := st.Start(); err != nil {
+		trans.Stop()
+		return nil, err
+	}
+	return &raftBackend{Store: st, trans: trans}, nil
+}
+
+func (b *raftBackend) Close() error {
+	b.trans.Stop()
+	return b.Store.Close()
 }
 
 // standaloneBackend adapts standalone.Storage: it leads its one region.

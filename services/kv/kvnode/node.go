@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flaredb/flaredb/proto/raft_serverpb"
+	"github.com/flaredb/flaredb/services/kv/internal/transport"
 	"net"
 	"net/http"
 	"os"
@@ -227,6 +229,9 @@ func (n *Node) startServers() error {
 		return fmt.Errorf("kvnode: build grpc server: %w", err)
 	}
 	n.grpc = srv
+	if rb, ok := n.backend.(*raftBackend); ok {
+		srv.Register(&raft_serverpb.Raft_ServiceDesc, transport.NewService(rb.Store))
+	}
 	go func() {
 		if err := srv.Serve(n.lis); err != nil {
 			n.lg.Error("grpc server failed", zap.Error(err))
