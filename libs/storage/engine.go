@@ -37,13 +37,15 @@ type Reader interface {
 	// caller (a copy). It returns ErrNotFound when the key is absent. Get
 	// MUST NOT block on writers beyond the engine's own short locks.
 	Get(cf string, key []byte) ([]byte, error)
-	// NewIterator returns an iterator over cf bounded by opts. The caller
-	// MUST Close it before closing the Reader it came from.
+	// NewIterator returns an iterator over cf bounded by opts. It reads a
+	// consistent view as of its creation. The caller MUST Close it before
+	// closing the Reader it came from.
 	NewIterator(cf string, opts IterOptions) (Iterator, error)
 }
 
-// IterOptions bounds an iterator to [LowerBound, UpperBound); nil means
-// unbounded on that side. Reverse iterates from the highest key down.
+// IterOptions bounds an iterator to [LowerBound, UpperBound); nil (or
+// empty) means unbounded on that side. Reverse iterates from the highest key
+// down. LowerBound >= UpperBound yields an empty iterator.
 type IterOptions struct {
 	LowerBound []byte
 	UpperBound []byte
@@ -65,7 +67,9 @@ type Iterator interface {
 }
 
 // Snapshot is a consistent read-only view; writes after its creation are
-// invisible to it. It MUST be closed exactly once.
+// invisible to it. Unlike an Iterator it is safe for concurrent use. It MUST
+// be closed; a second Close does nothing and reads after Close return
+// ErrClosed.
 type Snapshot interface {
 	Reader
 	Close()
@@ -75,9 +79,13 @@ type Snapshot interface {
 // column families. A batch is not safe for concurrent use. Keys and values
 // are copied into the batch when added.
 type WriteBatch interface {
+	// Operations apply in the order they were added. The first invalid one
+	// (empty key, unknown CF, engine closed) is not added and makes Write
+	// return its error.
 	Put(cf string, key, value []byte)
 	Delete(cf string, key []byte)
-	// DeleteRange deletes every key in [start, end) of cf.
+	// DeleteRange deletes every key in [start, end) of cf. start may be
+	// empty (from the first key); end MUST NOT be. start >= end adds nothing.
 	DeleteRange(cf string, start, end []byte)
 	// Count is the number of operations in the batch.
 	Count() int
@@ -113,8 +121,10 @@ type Engine interface {
 	SyncWAL() error
 	// Stats reports engine counters for metrics.
 	Stats() Stats
-	// Close flushes and releases everything. Iterators and snapshots MUST
-	// be closed before. Close is idempotent.
+	// Close makes every write durable and releases everything. It waits
+	// for calls in flight. Iterators and snapshots MUST be closed before;
+	// any left open are freed (and then report ErrClosed). Close is
+	// idempotent: a second Close returns nil.
 	Close() error
 }
 
