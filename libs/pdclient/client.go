@@ -49,7 +49,12 @@ type Client struct {
 	cur       atomic.Int32 // index of the endpoint in use
 	clusterID atomic.Uint64
 
-	tsoReqc   chan *tsoRequest
+	tsoKickc chan struct{} // wakes the TSO dispatcher; capacity 1
+	tsoMu    struct {
+		sync.Mutex
+		cur  *tsoBatch   // batch callers are joining
+		full []*tsoBatch // batches that hit maxTSOBatch, waiting to be sent
+	}
 	hbc       chan *pdpb.RegionHeartbeatRequest
 	hbHandler atomic.Pointer[func(*pdpb.RegionHeartbeatResponse)]
 
@@ -74,8 +79,8 @@ func New(ctx context.Context, endpoints []string, lg *zap.Logger, opts ...Option
 	}
 	c := &Client{
 		lg: lg, opts: o, m: newMetrics(o.reg), endpoints: append([]string(nil), endpoints...),
-		tsoReqc: make(chan *tsoRequest, maxTSOBatch),
-		hbc:     make(chan *pdpb.RegionHeartbeatRequest, 1024),
+		tsoKickc: make(chan struct{}, 1),
+		hbc:      make(chan *pdpb.RegionHeartbeatRequest, 1024),
 	}
 	for _, ep := range endpoints {
 		if ep == "" {
@@ -92,6 +97,7 @@ func New(ctx context.Context, endpoints []string, lg *zap.Logger, opts ...Option
 		}
 		c.conns = append(c.conns, cc)
 	}
+	c.tsoMu.cur = newTSOBatch()
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	resp, err := call(ctx, c, func(ctx context.Context, pd pdpb.PDClient) (*pdpb.GetMembersResponse, error) {
 		return pd.GetMembers(ctx, &pdpb.GetMembersRequest{Header: c.header()})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,7 +17,7 @@ const (
 	logicalBits = 18
 	// maxTSOBatch caps one Tso request; well below the 2^18 logical values
 	// one physical tick holds.
-	maxTSOBatch = 10000
+	maxTSOBatch = 1 << 16
 	// tsoRPCTimeout bounds one batched request so a hung PD is noticed.
 	tsoRPCTimeout = 3 * time.Second
 )
@@ -37,64 +36,80 @@ func ParseTS(ts uint64) (physicalMs, logical int64) {
 	return int64(ts >> logicalBits), int64(ts & (1<<logicalBits - 1))
 }
 
-// tsoRequest is one GetTS call waiting in a batch. done is buffered so the
-// dispatcher never blocks on a caller that gave up.
-type tsoRequest struct {
-	done chan struct{}
-	ts   uint64
-	err  error
+// tsoBatch collects concurrent GetTS callers. Each caller takes the next
+// slot under tsoMu; the dispatcher asks PD for n timestamps at once and
+// closes done, waking every caller together; slot i gets first+i.
+type tsoBatch struct {
+	n        int64
+	done     chan struct{}
+	physical int64
+	first    int64 // logical value of slot 0
+	err      error
 }
 
-var tsoRequestPool = sync.Pool{New: func() any { return &tsoRequest{done: make(chan struct{}, 1)} }}
+func newTSOBatch() *tsoBatch { return &tsoBatch{done: make(chan struct{})} }
+
+// joinTSOBatch reserves a slot in the batch being filled and wakes the
+// dispatcher.
+func (c *Client) joinTSOBatch() (*tsoBatch, int64) {
+	c.tsoMu.Lock()
+	b := c.tsoMu.cur
+	if b.n == maxTSOBatch {
+		c.tsoMu.full = append(c.tsoMu.full, b)
+		b = newTSOBatch()
+		c.tsoMu.cur = b
+	}
+	slot := b.n
+	b.n++
+	c.tsoMu.Unlock()
+	select {
+	case c.tsoKickc <- struct{}{}:
+	default:
+	}
+	return b, slot
+}
 
 // GetTS returns a timestamp that is unique and greater than every timestamp
 // any caller obtained before this call started. Concurrent calls are merged
 // into one Tso stream request; a broken stream is reopened and the call
-// retried within ctx (or the retry timeout when ctx has no deadline).
+// retried within ctx's deadline (or the retry timeout when it has none).
 func (c *Client) GetTS(ctx context.Context) (uint64, error) {
 	var start time.Time
 	if c.m != nil {
 		start = time.Now()
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.retryTimeout)
-		defer cancel()
-	}
+	var retryUntil time.Time
 	backoff := backoffBase
 	for {
-		r := tsoRequestPool.Get().(*tsoRequest)
-		select {
-		case c.tsoReqc <- r:
-		case <-ctx.Done():
-			tsoRequestPool.Put(r)
-			return 0, ctx.Err()
-		case <-c.ctx.Done():
-			tsoRequestPool.Put(r)
+		if c.ctx.Err() != nil {
 			return 0, ErrClosed
 		}
+		b, slot := c.joinTSOBatch()
 		select {
-		case <-r.done:
+		case <-b.done:
 		case <-ctx.Done():
-			// The dispatcher still owns r; leave it to the garbage collector.
-			return 0, ctx.Err()
+			return 0, ctx.Err() // the slot is simply never used
 		case <-c.ctx.Done():
 			return 0, ErrClosed
 		}
-		ts, err := r.ts, r.err
-		r.ts, r.err = 0, nil
-		tsoRequestPool.Put(r)
-		if err == nil {
+		if b.err == nil {
 			if c.m != nil {
 				c.m.getTSDuration.Observe(time.Since(start).Seconds())
 			}
-			return ts, nil
+			return ComposeTS(b.physical, b.first+slot), nil
 		}
-		if !retryable(err) {
-			return 0, err
+		if !retryable(b.err) {
+			return 0, b.err
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			if retryUntil.IsZero() {
+				retryUntil = time.Now().Add(c.opts.retryTimeout)
+			} else if time.Now().After(retryUntil) {
+				return 0, fmt.Errorf("pdclient: gave up after %v: %w", c.opts.retryTimeout, b.err)
+			}
 		}
 		if serr := c.sleep(ctx, backoff); serr != nil {
-			return 0, fmt.Errorf("%w (last error: %v)", serr, err)
+			return 0, fmt.Errorf("%w (last error: %v)", serr, b.err)
 		}
 		backoff = min(2*backoff, backoffMax)
 	}
@@ -106,10 +121,24 @@ type tsoStream struct {
 	cancel context.CancelFunc
 }
 
-// tsoLoop is the single dispatcher: it takes the first waiting request,
-// sweeps up every other one already queued, asks PD for that many
-// timestamps in one stream request and hands them out in queue order.
-// Only one request is in flight, so while it waits the next batch grows.
+// takeTSOBatches hands the dispatcher every batch with callers in it and
+// starts a fresh one for newcomers.
+func (c *Client) takeTSOBatches() []*tsoBatch {
+	c.tsoMu.Lock()
+	defer c.tsoMu.Unlock()
+	out := c.tsoMu.full
+	c.tsoMu.full = nil
+	if c.tsoMu.cur.n > 0 {
+		out = append(out, c.tsoMu.cur)
+		c.tsoMu.cur = newTSOBatch()
+	}
+	return out
+}
+
+// tsoLoop is the single dispatcher. Woken by a caller, it takes the batch
+// being filled, asks PD for that many timestamps in one stream request and
+// releases the callers. Only one request is in flight, so while it waits
+// the next batch grows: thousands of callers cost few RPCs.
 func (c *Client) tsoLoop() {
 	defer c.wg.Done()
 	var st *tsoStream
@@ -117,42 +146,36 @@ func (c *Client) tsoLoop() {
 		if st != nil {
 			st.cancel()
 		}
-		c.failPending()
+		for _, b := range c.takeTSOBatches() {
+			b.err = ErrClosed
+			close(b.done)
+		}
 	}()
-	batch := make([]*tsoRequest, 0, maxTSOBatch)
 	for {
 		select {
-		case r := <-c.tsoReqc:
-			batch = append(batch, r)
+		case <-c.tsoKickc:
 		case <-c.ctx.Done():
 			return
 		}
-	sweep:
-		for len(batch) < maxTSOBatch {
-			select {
-			case r := <-c.tsoReqc:
-				batch = append(batch, r)
-			default:
-				break sweep
+		for _, b := range c.takeTSOBatches() {
+			if st == nil {
+				var err error
+				if st, err = c.openTSOStream(); err != nil {
+					b.err = err
+					close(b.done)
+					continue
+				}
 			}
-		}
-		if st == nil {
-			var err error
-			if st, err = c.openTSOStream(); err != nil {
-				finish(batch, err)
-				batch = batch[:0]
-				continue
+			if err := c.processBatch(st, b); err != nil {
+				st.cancel()
+				st = nil
+				if c.ctx.Err() == nil {
+					c.lg.Info("tso stream failed; reconnecting", zap.Error(err))
+				}
+				b.err = err
 			}
+			close(b.done)
 		}
-		if err := c.processBatch(st, batch); err != nil {
-			st.cancel()
-			st = nil
-			if c.ctx.Err() == nil {
-				c.lg.Info("tso stream failed; reconnecting", zap.Error(err))
-			}
-			finish(batch, err)
-		}
-		batch = batch[:0]
 	}
 }
 
@@ -170,8 +193,9 @@ func (c *Client) openTSOStream() (*tsoStream, error) {
 	return &tsoStream{s: s, cancel: cancel}, nil
 }
 
-func (c *Client) processBatch(st *tsoStream, batch []*tsoRequest) error {
-	n := uint32(len(batch))
+// processBatch fills b with PD's answer; the caller closes b.done.
+func (c *Client) processBatch(st *tsoStream, b *tsoBatch) error {
+	n := uint32(b.n)
 	start := time.Now()
 	// A hung PD must not hold callers forever: cancel the stream if the
 	// answer does not come in time.
@@ -194,12 +218,8 @@ func (c *Client) processBatch(st *tsoStream, batch []*tsoRequest) error {
 		c.m.tsoBatchSize.Observe(float64(n))
 		c.m.tsoRPCDuration.Observe(time.Since(start).Seconds())
 	}
-	physical, last := resp.GetTimestamp().GetPhysical(), resp.GetTimestamp().GetLogical()
-	first := last - int64(n) + 1
-	for i, r := range batch {
-		r.ts = ComposeTS(physical, first+int64(i))
-		r.done <- struct{}{}
-	}
+	b.physical = resp.GetTimestamp().GetPhysical()
+	b.first = resp.GetTimestamp().GetLogical() - int64(n) + 1
 	return nil
 }
 
@@ -213,24 +233,4 @@ func wrapStreamErr(err error) error {
 		}
 	}
 	return errors.Join(errTSOStream, err)
-}
-
-func finish(batch []*tsoRequest, err error) {
-	for _, r := range batch {
-		r.err = err
-		r.done <- struct{}{}
-	}
-}
-
-// failPending fails requests still queued when the client closes.
-func (c *Client) failPending() {
-	for {
-		select {
-		case r := <-c.tsoReqc:
-			r.err = ErrClosed
-			r.done <- struct{}{}
-		default:
-			return
-		}
-	}
 }

@@ -8,20 +8,19 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flaredb/flaredb/libs/storage"
+	"github.com/flaredb/flaredb/libs/storage/keys"
 	"github.com/flaredb/flaredb/proto/metapb"
 )
 
-// Prefix is the root of every PD key in storage.CFMeta. Other tenants of the
-// same engine (an embedded PD inside a kv-service) never write under it.
-const Prefix = "pd/"
-
+// Every PD key lives under keys.PDPrefix() in storage.CFMeta, so an
+// embedded PD shares an engine with a kv-service without collisions.
 var (
-	keyTSOSavedUntil = []byte(Prefix + "tso/saved-until")
-	keyIDAllocEnd    = []byte(Prefix + "id/alloc-end")
-	keyClusterID     = []byte(Prefix + "cluster/id")
-	keyBootstrapped  = []byte(Prefix + "cluster/bootstrapped")
-	prefixStore      = Prefix + "stores/"
-	prefixRegion     = Prefix + "regions/"
+	keyTSOSavedUntil = keys.PDKey("tso", "saved-until")
+	keyIDAllocEnd    = keys.PDKey("id", "alloc-end")
+	keyClusterID     = keys.PDKey("cluster", "id")
+	keyBootstrapped  = keys.PDKey("cluster", "bootstrapped")
+	prefixStore      = keys.PDPrefix("stores")
+	prefixRegion     = keys.PDPrefix("regions")
 )
 
 // ErrCorrupt reports a stored value that cannot be decoded.
@@ -118,13 +117,8 @@ func (s *Store) SaveBootstrap(store *metapb.Store, region *metapb.Region) error 
 	return s.put(storeKey(store.GetId()), sv, regionKey(region.GetId()), rv, keyBootstrapped, encodeUint64(1))
 }
 
-func storeKey(id uint64) []byte {
-	return []byte(prefixStore + fmt.Sprintf("%020d", id))
-}
-
-func regionKey(id uint64) []byte {
-	return []byte(prefixRegion + fmt.Sprintf("%020d", id))
-}
+func storeKey(id uint64) []byte  { return keys.PDKey("stores", keys.PDID(id)) }
+func regionKey(id uint64) []byte { return keys.PDKey("regions", keys.PDID(id)) }
 
 // SaveStore durably records a store's metadata.
 func (s *Store) SaveStore(store *metapb.Store) error {
@@ -186,10 +180,10 @@ func (s *Store) LoadRegions() ([]*metapb.Region, error) {
 	return out, err
 }
 
-func (s *Store) scan(prefix string, fn func(k, v []byte) error) error {
+func (s *Store) scan(prefix []byte, fn func(k, v []byte) error) error {
 	it, err := s.eng.NewIterator(storage.CFMeta, storage.IterOptions{
-		LowerBound: []byte(prefix),
-		UpperBound: prefixEnd(prefix),
+		LowerBound: prefix,
+		UpperBound: keys.PrefixEnd(prefix),
 	})
 	if err != nil {
 		return err
@@ -201,12 +195,4 @@ func (s *Store) scan(prefix string, fn func(k, v []byte) error) error {
 		}
 	}
 	return it.Err()
-}
-
-// prefixEnd is the smallest key greater than every key starting with p; PD
-// prefixes end in '/' so incrementing the last byte never carries.
-func prefixEnd(p string) []byte {
-	b := []byte(p)
-	b[len(b)-1]++
-	return b
 }
