@@ -65,7 +65,12 @@ type raftBackend struct {
 }
 
 func (n *Node) newRaftBackend(engine storage.Engine) (backend, error) {
-	st, err := raftstore.NewStore(raftstore.NewConfig(), n.storeID, engine, n.lg.Named("raftstore"), n.reg)
+	rcfg := raftstore.NewConfig()
+	rcfg.TickInterval = n.cfg.Raft.TickInterval
+	rcfg.ElectionTicks = n.cfg.Raft.ElectionTicks
+	rcfg.HeartbeatTicks = n.cfg.Raft.HeartbeatTicks
+	rcfg.RegionHeartbeatInterval = n.cfg.PD.RegionHeartbeatInterval
+	st, err := raftstore.NewStore(rcfg, n.storeID, engine, n.lg.Named("raftstore"), n.reg)
 	if err != nil {
 		return nil, err
 	}
