@@ -56,7 +56,7 @@ func New(cfg Config, lg *zap.Logger, reg prometheus.Registerer) (*Server, error)
 	if lg == nil {
 		lg = zap.NewNop()
 	}
-	eng, err := rocksdb.Open(cfg.DataDir, rocksdb.NewConfig(), lg.Named("storage"))
+	eng, err := rocksdb.Open(cfg.DataDir, engineConfig(), lg.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("pd: open storage in %s: %w", cfg.DataDir, err)
 	}
@@ -66,6 +66,16 @@ func New(cfg Config, lg *zap.Logger, reg prometheus.Registerer) (*Server, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// engineConfig sizes RocksDB for PD's few kilobytes of metadata, so an
+// embedded PD costs a kv-service little memory.
+func engineConfig() rocksdb.Config {
+	c := rocksdb.NewConfig()
+	c.BlockCacheSize = 8 << 20
+	c.WriteBufferSize = 4 << 20
+	c.MaxBackgroundJobs = 2
+	return c
 }
 
 func newServer(cfg Config, eng storage.Engine, lg *zap.Logger, reg prometheus.Registerer) (*Server, error) {
