@@ -26,7 +26,8 @@ const (
 	recordDeleted = 1 << 0
 )
 
-// live reports whether the key exists; its version is 0 otherwise.
+// current is the version a reader sees: the record's version, or 0 when
+// the key is deleted.
 func (r record) current() uint64 {
 	if r.deleted {
 		return 0
