@@ -46,12 +46,19 @@ var buildDir struct {
 // Use it as `func TestMain(m *testing.M) { framework.Main(m) }`.
 func Main(m *testing.M) {
 	code := m.Run()
+	RemoveBuilt()
+	os.Exit(code)
+}
+
+// RemoveBuilt removes binaries the framework built, for TestMains that
+// cannot use Main (they must stop their own processes before exiting).
+func RemoveBuilt() {
 	buildDir.Lock()
+	defer buildDir.Unlock()
 	if buildDir.path != "" {
 		_ = os.RemoveAll(buildDir.path)
+		buildDir.path = ""
 	}
-	buildDir.Unlock()
-	os.Exit(code)
 }
 
 // KVBinary returns the path of the kv-service binary, building it if needed.
