@@ -123,3 +123,21 @@ func TestPrometheusConfigYAML(t *testing.T) {
 		"",
 	}, "\n"), y)
 }
+
+func TestExposedNames(t *testing.T) {
+	names, err := ExposedNames(strings.NewReader(`# HELP h A histogram.
+# TYPE h histogram
+h_bucket{le="0.1"} 1
+h_bucket{le="+Inf"} 2
+h_sum 0.3
+h_count 2
+# TYPE c counter
+c{code="OK"} 5
+g 1.5 1700000000000
+
+`))
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"h": true, "h_bucket": true, "h_sum": true, "h_count": true, "c": true, "g": true}, names)
+	_, err = ExposedNames(strings.NewReader("{broken} 1\n"))
+	require.Error(t, err)
+}
