@@ -109,6 +109,9 @@ func (p *Process) start() error {
 	fmt.Fprintf(logf, "=== framework: start #%d: %s %s\n", p.mu.starts, p.bin, strings.Join(p.args, " "))
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// If the test binary dies (timeout panic, kill), take the child with it
+	// rather than leaving it holding ports and data directories.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		p.mu.Unlock()
 		return fmt.Errorf("start %s: %w", p.name, err)
