@@ -263,6 +263,8 @@ func pd() Dashboard {
 					{Expr: errRatio("flaredb_pd_grpc_requests_total", inst, "instance"), Legend: "{{instance}}"}}},
 				{Title: "p99 latency by method (unary)", Unit: "s", Desc: "Includes store heartbeats, GetRegion and GetStore lookups.", Targets: []Target{
 					{Expr: quantile("0.99", "flaredb_pd_grpc_request_duration_seconds", inst, "method"), Legend: "{{method}}"}}},
+				{Title: "Store heartbeat latency", Unit: "s", Desc: "StoreHeartbeat handling in PD (region heartbeats are a stream and not timed).",
+					Targets: quantiles("flaredb_pd_grpc_request_duration_seconds", join(inst, `method=~".*/StoreHeartbeat"`), "")},
 			}},
 			{Title: "Timestamp oracle", Panels: []Panel{
 				{Title: "Timestamps issued", Unit: "ops", Width: 8, Targets: []Target{
