@@ -54,6 +54,8 @@ type Client struct {
 		sync.Mutex
 		cur  *tsoBatch   // batch callers are joining
 		full []*tsoBatch // batches that hit maxTSOBatch, waiting to be sent
+		// closed is set by the dispatcher's final sweep on Close.
+		closed bool
 	}
 	hbc       chan *pdpb.RegionHeartbeatRequest
 	hbHandler atomic.Pointer[func(*pdpb.RegionHeartbeatResponse)]

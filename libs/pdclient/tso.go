@@ -50,9 +50,14 @@ type tsoBatch struct {
 func newTSOBatch() *tsoBatch { return &tsoBatch{done: make(chan struct{})} }
 
 // joinTSOBatch reserves a slot in the batch being filled and wakes the
-// dispatcher.
-func (c *Client) joinTSOBatch() (*tsoBatch, int64) {
+// dispatcher. Every batch it returns is eventually completed: after the
+// dispatcher's final sweep no one can join (closed is set under tsoMu).
+func (c *Client) joinTSOBatch() (*tsoBatch, int64, error) {
 	c.tsoMu.Lock()
+	if c.tsoMu.closed {
+		c.tsoMu.Unlock()
+		return nil, 0, ErrClosed
+	}
 	b := c.tsoMu.cur
 	if b.n == maxTSOBatch {
 		c.tsoMu.full = append(c.tsoMu.full, b)
@@ -66,7 +71,7 @@ func (c *Client) joinTSOBatch() (*tsoBatch, int64) {
 	case c.tsoKickc <- struct{}{}:
 	default:
 	}
-	return b, slot
+	return b, slot, nil
 }
 
 // GetTS returns a timestamp that is unique and greater than every timestamp
@@ -81,16 +86,18 @@ func (c *Client) GetTS(ctx context.Context) (uint64, error) {
 	var retryUntil time.Time
 	backoff := backoffBase
 	for {
-		if c.ctx.Err() != nil {
-			return 0, ErrClosed
+		b, slot, err := c.joinTSOBatch()
+		if err != nil {
+			return 0, err
 		}
-		b, slot := c.joinTSOBatch()
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return 0, ctx.Err() // the slot is simply never used
-		case <-c.ctx.Done():
-			return 0, ErrClosed
+		if done := ctx.Done(); done == nil {
+			<-b.done // Close completes every batch, so this cannot hang
+		} else {
+			select {
+			case <-b.done:
+			case <-done:
+				return 0, ctx.Err() // the slot is simply never used
+			}
 		}
 		if b.err == nil {
 			if c.m != nil {
@@ -122,10 +129,11 @@ type tsoStream struct {
 }
 
 // takeTSOBatches hands the dispatcher every batch with callers in it and
-// starts a fresh one for newcomers.
-func (c *Client) takeTSOBatches() []*tsoBatch {
+// starts a fresh one for newcomers; final also stops newcomers for good.
+func (c *Client) takeTSOBatches(final bool) []*tsoBatch {
 	c.tsoMu.Lock()
 	defer c.tsoMu.Unlock()
+	c.tsoMu.closed = c.tsoMu.closed || final
 	out := c.tsoMu.full
 	c.tsoMu.full = nil
 	if c.tsoMu.cur.n > 0 {
@@ -146,7 +154,7 @@ func (c *Client) tsoLoop() {
 		if st != nil {
 			st.cancel()
 		}
-		for _, b := range c.takeTSOBatches() {
+		for _, b := range c.takeTSOBatches(true) {
 			b.err = ErrClosed
 			close(b.done)
 		}
@@ -157,7 +165,7 @@ func (c *Client) tsoLoop() {
 		case <-c.ctx.Done():
 			return
 		}
-		for _, b := range c.takeTSOBatches() {
+		for _, b := range c.takeTSOBatches(false) {
 			if st == nil {
 				var err error
 				if st, err = c.openTSOStream(); err != nil {
