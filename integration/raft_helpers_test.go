@@ -55,6 +55,7 @@ func writeFile(t *testing.T, name, content string) string {
 // region has n voters (PD adds the replicas) and a leader.
 func startRaftCluster(t *testing.T, n int) *raftCluster {
 	t.Helper()
+	t0 := time.Now()
 	pdCfg := writeFile(t, "pd.toml", pdTestConfig)
 	kvCfg := writeFile(t, "kv.toml", kvTestConfig)
 	rc := &raftCluster{t: t, storeOf: map[int]uint64{}}
@@ -63,10 +64,12 @@ func startRaftCluster(t *testing.T, n int) *raftCluster {
 		rc.kvs = append(rc.kvs, framework.StartKV(t, framework.KVOptions{
 			PDEndpoints: []string{rc.pd.Addr()}, LogLevel: "warn", ExtraArgs: []string{"--config", kvCfg}}))
 	}
+	t.Logf("processes started after %s", time.Since(t0))
 	rc.c = newClient(t, rc.pd.Addr())
 	rc.waitRegion(func(r *pdpb.RegionInfo) bool {
 		return len(r.GetRegion().GetPeers()) == n && r.GetLeader().GetId() != 0
 	}, "%d replicas and a leader", n)
+	t.Logf("region has %d replicas after %s", n, time.Since(t0))
 	rc.learnStores()
 	return rc
 }
