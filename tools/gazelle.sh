@@ -53,12 +53,27 @@ grep -q 'load("//third_party:go_modules.bzl", "go_repository")' deps.bzl ||
 # BUILD.bazel files for our own packages (directives live in //:BUILD.bazel).
 "$bin/gazelle" update -repo_root "$root"
 
+# MODULE.bazel (bzlmod) must name every external repository the BUILD files
+# use; keep its use_repo list in step with them.
+repos=$(git ls-files -co --exclude-standard -- ':(glob)**/BUILD.bazel' | xargs -r grep -ho '"@[a-z0-9_]*//' |
+  sed 's/^"@\(.*\)\/\/$/\1/' | grep -v -x -e io_bazel_rules_go -e bazel_gazelle | sort -u)
+{
+  sed '/^# use_repo begin$/q' MODULE.bazel
+  if [ -n "$repos" ]; then
+    echo "use_repo("
+    echo "    go_deps,"
+    for r in $repos; do echo "    \"$r\","; done
+    echo ")"
+  fi
+  sed -n '/^# use_repo end$/,$p' MODULE.bazel
+} > MODULE.bazel.new && mv MODULE.bazel.new MODULE.bazel
+
 if [ "${1:-}" = "--check" ]; then
-  changed=$(git status --porcelain -- deps.bzl WORKSPACE ':(glob)**/BUILD.bazel' ':(glob)**/BUILD')
+  changed=$(git status --porcelain -- deps.bzl MODULE.bazel ':(glob)**/BUILD.bazel' ':(glob)**/BUILD')
   if [ -n "$changed" ]; then
     echo "gazelle.sh: generated files are stale; run tools/gazelle.sh and commit:" >&2
     echo "$changed" >&2
-    git --no-pager diff -- deps.bzl ':(glob)**/BUILD.bazel' >&2 || true
+    git --no-pager diff -- deps.bzl MODULE.bazel ':(glob)**/BUILD.bazel' >&2 || true
     exit 1
   fi
   echo "gazelle.sh: BUILD files and deps.bzl are fresh"
