@@ -74,7 +74,7 @@ func FlarectlBinary() (string, error) { return flarectlBinary.get() }
 func (b *binary) get() (string, error) {
 	b.once.Do(func() {
 		if *b.flag != "" {
-			b.path, b.err = filepath.Abs(*b.flag)
+			b.path, b.err = flagPath(*b.flag)
 			return
 		}
 		b.path, b.err = b.build()
@@ -121,4 +121,14 @@ func moduleRoot() (string, error) {
 		return "", errors.New("not inside the flaredb Go module; pass the -*-bin flags")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// flagPath makes a -*-bin value absolute. Under Bazel the value is a
+// $(rootpath ...), relative to the workspace's runfiles directory, while
+// go_test runs in the package's directory inside it.
+func flagPath(p string) (string, error) {
+	if srcdir, ws := os.Getenv("TEST_SRCDIR"), os.Getenv("TEST_WORKSPACE"); !filepath.IsAbs(p) && srcdir != "" && ws != "" {
+		return filepath.Join(srcdir, ws, p), nil
+	}
+	return filepath.Abs(p)
 }

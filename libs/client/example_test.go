@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -18,6 +19,9 @@ import (
 var pdAddr string
 
 func TestMain(m *testing.M) {
+	// The framework's -kv-bin/-pd-bin flags (set by Bazel) are read before
+	// m.Run, which would parse them too late.
+	flag.Parse()
 	os.Exit(runWithStore(m))
 }
 

@@ -25,6 +25,11 @@ var pdBin = flag.String("pd-bin", "", "path of a built pd binary; empty builds o
 func pdBinary(t *testing.T) string {
 	t.Helper()
 	if *pdBin != "" {
+		// Under Bazel the flag is a $(rootpath), relative to the runfiles
+		// workspace directory rather than to this package's directory.
+		if srcdir, ws := os.Getenv("TEST_SRCDIR"), os.Getenv("TEST_WORKSPACE"); !filepath.IsAbs(*pdBin) && srcdir != "" && ws != "" {
+			return filepath.Join(srcdir, ws, *pdBin)
+		}
 		p, err := filepath.Abs(*pdBin)
 		require.NoError(t, err)
 		return p
