@@ -116,9 +116,13 @@ func New(cfg Config, st Storage, lg *zap.Logger, reg prometheus.Registerer) (*Al
 	if bound > maxPhysical {
 		return nil, fmt.Errorf("tso: physical time %d ms out of range", physical)
 	}
+	start := time.Now()
 	if err := st.SaveTSOSavedUntil(bound); err != nil {
+		a.m.saveErrors.Inc()
 		return nil, fmt.Errorf("tso: save bound: %w", err)
 	}
+	a.m.saves.Inc()
+	a.m.saveDuration.Observe(time.Since(start).Seconds())
 	a.mu.physical, a.mu.savedUntil = physical, bound
 	lg.Info("timestamp oracle started",
 		zap.Int64("previous-saved-until-ms", saved), zap.Int64("physical-ms", physical), zap.Int64("saved-until-ms", bound))
