@@ -104,7 +104,7 @@ func newServer(cfg Config, eng storage.Engine, lg *zap.Logger, reg prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	registerClusterGauges(reg, s)
+	registerClusterCollector(reg, s)
 	s.grpc, s.health = newGRPCServer(s)
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -68,15 +69,19 @@ func (v *service) Tso(stream pdpb.PD_TsoServer) error {
 			h, _ := header(v.s.cluster.ID(), err)
 			return stream.Send(&pdpb.TsoResponse{Header: h})
 		}
+		start := time.Now()
 		physical, logical, err := v.s.tso.Generate(req.GetCount())
 		if err != nil {
 			return toStatus(err)
 		}
-		return stream.Send(&pdpb.TsoResponse{
+		err = stream.Send(&pdpb.TsoResponse{
 			Header:    &pdpb.ResponseHeader{ClusterId: v.s.cluster.ID()},
 			Count:     req.GetCount(),
 			Timestamp: &pdpb.Timestamp{Physical: physical, Logical: logical},
 		})
+		v.s.m.tsoRequestDuration.Observe(time.Since(start).Seconds())
+		v.s.m.tsoBatchSize.Observe(float64(req.GetCount()))
+		return err
 	})
 }
 
@@ -85,7 +90,14 @@ func (v *service) Tso(stream pdpb.PD_TsoServer) error {
 // scheduling step for the leader.
 func (v *service) RegionHeartbeat(stream pdpb.PD_RegionHeartbeatServer) error {
 	return recvLoop(v.s, stream, func(req *pdpb.RegionHeartbeatRequest) error {
+		start := time.Now()
 		err := v.checkHeader(req.GetHeader())
+		// err ends as the heartbeat's outcome; a failed Send is the
+		// stream's problem and is counted by the stream interceptor.
+		defer func() {
+			v.s.m.regionHeartbeats.WithLabelValues(heartbeatResult(err)).Inc()
+			v.s.m.regionHeartbeatDuration.Observe(time.Since(start).Seconds())
+		}()
 		var resp *pdpb.RegionHeartbeatResponse
 		if err == nil {
 			step, herr := v.s.cluster.RegionHeartbeat(req)
