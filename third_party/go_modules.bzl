@@ -65,8 +65,10 @@ def _go_env(ctx):
     return env
 
 def _download(ctx, module, version, sum):
-    """Downloads module@version into the module cache, checks its hash, and
-    copies its files into the repository root (writable)."""
+    """Downloads module@version and copies it into the repository root.
+
+    The module zip's go.sum hash must equal the pinned one; the copy is
+    writable so patches and generated BUILD files can be applied."""
     ctx.report_progress("go mod download %s@%s" % (module, version))
     res = ctx.execute(
         [_go_tool(ctx), "mod", "download", "-json", "%s@%s" % (module, version)],
@@ -103,7 +105,8 @@ go_module_archive = repository_rule(
         "patches": attr.label_list(),
         "patch_strip": attr.int(default = 1),
     },
-    environ = ["GOPROXY", "GOROOT", "PATH"],
+    # Not PATH: a different shell PATH must not refetch every module.
+    environ = ["GOPROXY", "GOROOT"],
 )
 
 # Written next to Gazelle's own std_package_list.go so that packages added to
@@ -149,7 +152,8 @@ def _gazelle_binary_impl(ctx):
 gazelle_binary = repository_rule(
     implementation = _gazelle_binary_impl,
     doc = "Gazelle built from source with the host Go SDK.",
-    environ = ["GOPROXY", "GOROOT", "PATH"],
+    # Not PATH: a different shell PATH must not refetch every module.
+    environ = ["GOPROXY", "GOROOT"],
 )
 
 def _go_repository_impl(ctx):
@@ -217,5 +221,6 @@ go_repository = repository_rule(
         "repo_config": attr.label(default = "@//:deps.bzl", allow_single_file = True),
         "_gazelle": attr.label(default = "@flaredb_gazelle//:bin/gazelle", allow_single_file = True),
     },
-    environ = ["GOPROXY", "GOROOT", "PATH"],
+    # Not PATH: a different shell PATH must not refetch every module.
+    environ = ["GOPROXY", "GOROOT"],
 )
