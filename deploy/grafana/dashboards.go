@@ -75,6 +75,11 @@ func processPanels(sel string) Row {
 	}}
 }
 
+// diskUsed is the used fraction of each store's data filesystem, from the
+// capacity and available bytes stores report in heartbeats to PD (max
+// over PD instances, which all see the same stores).
+const diskUsed = `1 - max by (store) (flaredb_pd_store_available_bytes) / max by (store) (flaredb_pd_store_capacity_bytes > 0)`
+
 // Dashboards returns every dashboard this directory holds.
 func Dashboards() []Dashboard {
 	return []Dashboard{overview(), kv(), engine(), raft(), pd(), client()}
@@ -88,13 +93,25 @@ func overview() Dashboard {
 		InstanceQuery: `label_values(up{job=~"flaredb-(kv|pd)"}, instance)`,
 		Rows: []Row{
 			{Title: "Cluster", Panels: []Panel{
-				{Title: "KV stores up", Kind: "stat", Width: 4, Targets: []Target{{Expr: `sum(up{job="flaredb-kv"})`}}},
-				{Title: "KV stores down", Kind: "stat", Width: 4, Targets: []Target{{Expr: `sum(1 - up{job="flaredb-kv"})`}}},
+				{Title: "Stores up", Kind: "stat", Width: 4, Desc: "Stores heartbeating to PD (neither down, offline nor tombstone).",
+					Targets: []Target{{Expr: `max(flaredb_pd_stores{state="up"})`}}},
+				{Title: "Stores down", Kind: "stat", Width: 4, Desc: "Stores PD has not heard from for max-store-down-time; their replicas get moved.",
+					Targets: []Target{{Expr: `max(flaredb_pd_stores{state="down"})`}}},
 				{Title: "PD up", Kind: "stat", Width: 4, Targets: []Target{{Expr: `sum(up{job="flaredb-pd"})`}}},
-				{Title: "Bootstrapped", Kind: "stat", Width: 4, Targets: []Target{{Expr: `max(flaredb_pd_bootstrapped)`}}},
 				{Title: "Regions (PD)", Kind: "stat", Width: 4, Targets: []Target{{Expr: `max(flaredb_pd_regions)`}}},
-				{Title: "Raft leaders", Kind: "stat", Width: 4, Desc: "Sum over stores; below the region count means regions without a leader.",
-					Targets: []Target{{Expr: `sum(flaredb_raftstore_leaders)`}}},
+				{Title: "Regions without leader", Kind: "stat", Width: 4, Desc: "No usable leader known to PD: none reported, or the reported one is on a down store.",
+					Targets: []Target{{Expr: `max(flaredb_pd_regions_without_leader)`}}},
+				{Title: "Regions missing replicas", Kind: "stat", Width: 4, Desc: "Fewer peers than max-replicas.",
+					Targets: []Target{{Expr: `max(flaredb_pd_regions_miss_peer)`}}},
+			}},
+			{Title: "Capacity", Panels: []Panel{
+				{Title: "Disk used by store", Unit: "percentunit", Width: 8, Desc: "Of the store's data filesystem, from its heartbeats to PD.",
+					Targets: []Target{{Expr: diskUsed, Legend: "store {{store}}"}}},
+				{Title: "Available space by store", Unit: "bytes", Width: 8, Targets: []Target{
+					{Expr: `max by (store) (flaredb_pd_store_available_bytes)`, Legend: "store {{store}} available"},
+					{Expr: `max by (store) (flaredb_pd_store_capacity_bytes)`, Legend: "store {{store}} capacity"}}},
+				{Title: "Data by store", Unit: "bytes", Width: 8, Desc: "Live engine data each store reports to PD.", Targets: []Target{
+					{Expr: `max by (store) (flaredb_pd_store_used_bytes)`, Legend: "store {{store}}"}}},
 			}},
 			{Title: "Traffic", Panels: []Panel{
 				{Title: "KV requests by store", Unit: "reqps", Width: 8, Targets: []Target{
@@ -247,12 +264,41 @@ func pd() Dashboard {
 		InstanceQuery: `label_values(flaredb_pd_grpc_requests_total, instance)`,
 		Rows: []Row{
 			{Title: "Cluster", Panels: []Panel{
-				{Title: "Regions", Kind: "stat", Width: 6, Targets: []Target{{Expr: fmt.Sprintf("max(flaredb_pd_regions{%s})", inst)}}},
-				{Title: "Bootstrapped", Kind: "stat", Width: 6, Targets: []Target{{Expr: fmt.Sprintf("max(flaredb_pd_bootstrapped{%s})", inst)}}},
-				{Title: "Timestamps issued", Kind: "stat", Unit: "ops", Width: 6, Targets: []Target{
+				{Title: "Regions", Kind: "stat", Width: 3, Targets: []Target{{Expr: fmt.Sprintf("max(flaredb_pd_regions{%s})", inst)}}},
+				{Title: "Bootstrapped", Kind: "stat", Width: 3, Targets: []Target{{Expr: fmt.Sprintf("max(flaredb_pd_bootstrapped{%s})", inst)}}},
+				{Title: "Stores up", Kind: "stat", Width: 3, Targets: []Target{
+					{Expr: fmt.Sprintf("max(flaredb_pd_stores{%s})", join(inst, `state="up"`))}}},
+				{Title: "Stores down", Kind: "stat", Width: 3, Targets: []Target{
+					{Expr: fmt.Sprintf("max(flaredb_pd_stores{%s})", join(inst, `state="down"`))}}},
+				{Title: "Regions without leader", Kind: "stat", Width: 3, Targets: []Target{
+					{Expr: fmt.Sprintf("max(flaredb_pd_regions_without_leader{%s})", inst)}}},
+				{Title: "Regions missing replicas", Kind: "stat", Width: 3, Targets: []Target{
+					{Expr: fmt.Sprintf("max(flaredb_pd_regions_miss_peer{%s})", inst)}}},
+				{Title: "Timestamps issued", Kind: "stat", Unit: "ops", Width: 3, Targets: []Target{
 					{Expr: fmt.Sprintf("sum(%s)", rate("flaredb_pd_tso_issued_total", inst))}}},
-				{Title: "gRPC panics", Kind: "stat", Width: 6, Targets: []Target{
+				{Title: "gRPC panics", Kind: "stat", Width: 3, Targets: []Target{
 					{Expr: fmt.Sprintf("sum(flaredb_pd_grpc_panics_total{%s})", inst)}}},
+			}},
+			{Title: "Stores and regions (PD's view)", Panels: []Panel{
+				{Title: "Stores by state", Width: 8, Desc: "down: no heartbeat for max-store-down-time; offline: being removed; tombstone: removed.",
+					Targets: []Target{{Expr: fmt.Sprintf("sum by (state) (flaredb_pd_stores{%s})", inst), Legend: "{{state}}"}}},
+				{Title: "Disk used by store", Unit: "percentunit", Width: 8, Targets: []Target{
+					{Expr: fmt.Sprintf("1 - flaredb_pd_store_available_bytes{%s} / (flaredb_pd_store_capacity_bytes{%s} > 0)", inst, inst),
+						Legend: "{{instance}} store {{store}}"}}},
+				{Title: "Capacity, available and used by store", Unit: "bytes", Width: 8, Targets: []Target{
+					{Expr: fmt.Sprintf("flaredb_pd_store_capacity_bytes{%s}", inst), Legend: "store {{store}} capacity"},
+					{Expr: fmt.Sprintf("flaredb_pd_store_available_bytes{%s}", inst), Legend: "store {{store}} available"},
+					{Expr: fmt.Sprintf("flaredb_pd_store_used_bytes{%s}", inst), Legend: "store {{store}} used"}}},
+				{Title: "Region peers by store", Width: 8, Desc: "From region heartbeats; compare with the stores' own flaredb_raftstore_regions.",
+					Targets: []Target{{Expr: fmt.Sprintf("flaredb_pd_store_regions{%s}", inst), Legend: "store {{store}}"}}},
+				{Title: "Leaders by store", Width: 8, Targets: []Target{
+					{Expr: fmt.Sprintf("flaredb_pd_store_leaders{%s}", inst), Legend: "store {{store}}"}}},
+				{Title: "Region health", Width: 8, Desc: "Regions without a usable leader, with fewer or more peers than max-replicas, or with a peer on a down store.",
+					Targets: []Target{
+						{Expr: fmt.Sprintf("flaredb_pd_regions_without_leader{%s}", inst), Legend: "without leader"},
+						{Expr: fmt.Sprintf("flaredb_pd_regions_miss_peer{%s}", inst), Legend: "miss peer"},
+						{Expr: fmt.Sprintf("flaredb_pd_regions_extra_peer{%s}", inst), Legend: "extra peer"},
+						{Expr: fmt.Sprintf("flaredb_pd_regions_down_peer{%s}", inst), Legend: "down peer"}}},
 			}},
 			{Title: "gRPC", Panels: []Panel{
 				{Title: "Requests by method", Unit: "reqps", Desc: "Unary calls and finished streams (Tso, RegionHeartbeat).", Targets: []Target{
@@ -263,18 +309,29 @@ func pd() Dashboard {
 					{Expr: errRatio("flaredb_pd_grpc_requests_total", inst, "instance"), Legend: "{{instance}}"}}},
 				{Title: "p99 latency by method (unary)", Unit: "s", Desc: "Includes store heartbeats, GetRegion and GetStore lookups.", Targets: []Target{
 					{Expr: quantile("0.99", "flaredb_pd_grpc_request_duration_seconds", inst, "method"), Legend: "{{method}}"}}},
-				{Title: "Store heartbeat latency", Unit: "s", Desc: "StoreHeartbeat handling in PD (region heartbeats are a stream and not timed).",
+			}},
+			{Title: "Heartbeats", Panels: []Panel{
+				{Title: "Region heartbeats by result", Unit: "ops", Width: 8, Desc: "ok, or why PD rejected the heartbeat (stale epoch, not bootstrapped, ...).",
+					Targets: []Target{{Expr: fmt.Sprintf("sum by (result) (%s)", rate("flaredb_pd_region_heartbeats_total", inst)), Legend: "{{result}}"}}},
+				{Title: "Region heartbeat latency", Unit: "s", Width: 8, Desc: "PD's handling of one heartbeat on the RegionHeartbeat stream, reply included.",
+					Targets: quantiles("flaredb_pd_region_heartbeat_duration_seconds", inst, "")},
+				{Title: "Store heartbeat latency", Unit: "s", Width: 8, Desc: "StoreHeartbeat handling in PD (a unary call).",
 					Targets: quantiles("flaredb_pd_grpc_request_duration_seconds", join(inst, `method=~".*/StoreHeartbeat"`), "")},
 			}},
 			{Title: "Timestamp oracle", Panels: []Panel{
 				{Title: "Timestamps issued", Unit: "ops", Width: 8, Targets: []Target{
 					{Expr: rate("flaredb_pd_tso_issued_total", inst), Legend: "{{instance}}"}}},
+				{Title: "Tso request latency (PD side)", Unit: "s", Width: 8, Desc: "One Tso stream request in PD: overflow waits and the send included.",
+					Targets: quantiles("flaredb_pd_tso_request_duration_seconds", inst, "")},
+				{Title: "Timestamps per Tso request (PD side)", Width: 8, Desc: "The batch each request carries.", Targets: []Target{
+					{Expr: mean("flaredb_pd_tso_batch_size", inst, "instance"), Legend: "{{instance}} mean"},
+					{Expr: quantile("0.99", "flaredb_pd_tso_batch_size", inst, "instance"), Legend: "{{instance}} p99"}}},
 				{Title: "Logical overflow waits", Unit: "ops", Width: 8, Desc: "Requests that waited for the next physical tick.", Targets: []Target{
 					{Expr: rate("flaredb_pd_tso_overflow_waits_total", inst), Legend: "{{instance}}"}}},
 				{Title: "Window saves and failures", Unit: "ops", Width: 8, Targets: []Target{
 					{Expr: rate("flaredb_pd_tso_saves_total", inst), Legend: "{{instance}} saves"},
 					{Expr: rate("flaredb_pd_tso_save_errors_total", inst), Legend: "{{instance}} errors"}}},
-				{Title: "Window save latency", Unit: "s", Targets: quantiles("flaredb_pd_tso_save_duration_seconds", inst, "")},
+				{Title: "Window save latency", Unit: "s", Width: 8, Targets: quantiles("flaredb_pd_tso_save_duration_seconds", inst, "")},
 			}},
 			{Title: "TSO as PD clients see it (kv stores and SDK applications)", Panels: []Panel{
 				{Title: "Tso round trip p99 by client", Unit: "s", Targets: []Target{

@@ -1,6 +1,10 @@
 package obs
 
 import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +144,32 @@ g 1.5 1700000000000
 	require.Equal(t, map[string]bool{"h": true, "h_bucket": true, "h_sum": true, "h_count": true, "c": true, "g": true}, names)
 	_, err = ExposedNames(strings.NewReader("{broken} 1\n"))
 	require.Error(t, err)
+}
+
+func TestQueryValues(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Equal(t, "/api/v1/query", r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Query().Get("query") {
+		case "v":
+			_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[` +
+				`{"metric":{"store":"1"},"value":[1700000000.1,"3"]},{"metric":{"store":"2"},"value":[1700000000.1,"NaN"]}]}}`))
+		default:
+			_, _ = w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"parse error"}`))
+		}
+	}))
+	defer srv.Close()
+	p := &Prometheus{URL: srv.URL, client: srv.Client()}
+	res, err := p.Query(context.Background(), "v")
+	require.NoError(t, err)
+	require.Equal(t, "vector", res.Type)
+	require.Equal(t, 2, res.Series)
+	require.Len(t, res.Values, 2)
+	require.Equal(t, 3.0, res.Values[0])
+	require.True(t, math.IsNaN(res.Values[1]))
+
+	_, err = p.Query(context.Background(), "bad(")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, "bad_data", apiErr.Type)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -235,6 +236,9 @@ func (p *Prometheus) get(ctx context.Context, path string, q url.Values, out any
 type QueryResult struct {
 	Type   string // vector, matrix, scalar, string
 	Series int    // number of series (1 for scalar and string)
+	// Values are the sample values of a vector result, in the order
+	// Prometheus returned the series (NaN for "NaN").
+	Values []float64
 }
 
 // Query evaluates expr at the current time. A PromQL syntax or evaluation
@@ -249,7 +253,23 @@ func (p *Prometheus) Query(ctx context.Context, expr string) (QueryResult, error
 	}
 	r := QueryResult{Type: data.ResultType}
 	switch data.ResultType {
-	case "vector", "matrix":
+	case "vector":
+		var series []struct {
+			Value [2]any `json:"value"` // [unix time, "value"]
+		}
+		if err := json.Unmarshal(data.Result, &series); err != nil {
+			return r, err
+		}
+		r.Series = len(series)
+		for _, s := range series {
+			str, _ := s.Value[1].(string)
+			v, err := strconv.ParseFloat(str, 64)
+			if err != nil {
+				return r, fmt.Errorf("query %q: sample value %v: %w", expr, s.Value[1], err)
+			}
+			r.Values = append(r.Values, v)
+		}
+	case "matrix":
 		var series []json.RawMessage
 		if err := json.Unmarshal(data.Result, &series); err != nil {
 			return r, err
