@@ -4,9 +4,14 @@
 // One store-wide Raft loop drives every peer: it ticks, steps inbound
 // messages, takes proposals and collects the Ready of every peer that has
 // one, so that the entries and HardStates of many regions are persisted in a
-// single synced engine write (group commit). The loop follows etcd's raftNode
-// order: committed entries go to the apply goroutine, a leader sends before
-// its write, the write is durable before a follower sends, Advance comes last.
+// single engine write (group commit). Raft runs with AsyncStorageWrites: the
+// loop writes each round unsynced and in order, a syncer goroutine fsyncs the
+// WAL (one sync covers every round written before it), and the responses
+// raft attached to each MsgStorageAppend (a follower's acks and votes, the
+// leader's own ack) are delivered in round order only once their round is
+// durable (persist.go). So, as in etcd's raftNode, committed entries go to
+// the apply goroutine, a leader may send before its write, and a follower
+// sends only after it; the loop keeps stepping messages during the fsync.
 // A storage error is fatal: the store stops and never continues.
 //
 // The apply goroutine applies committed entries of many regions with one

@@ -45,6 +45,7 @@ func (s *Store) run() {
 			}
 		}
 		s.handleNotices()
+		s.completeDurable()
 		s.issueReads()
 		if err := s.handleReadies(); err != nil {
 			s.fail(err)
@@ -78,99 +79,93 @@ func (s *Store) tick() {
 	s.m.appliedLag.Set(float64(lag))
 }
 
-type peerReady struct {
-	p    *peer
-	rd   raft.Ready
-	snap bool
-}
-
+// handleReadies takes the Ready of every peer that has one and writes all
+// their Raft state in one engine batch (group commit). Raft runs with
+// AsyncStorageWrites: what must wait for durability travels as the
+// responses of each MsgStorageAppend and is delivered by completeDurable
+// once the WAL sync covering the batch finished, while the loop goes on
+// stepping acks and taking proposals during the fsync.
 func (s *Store) handleReadies() error {
-	var readies []peerReady
-	for _, p := range s.peers {
-		if p.rn.HasReady() || p.pendingGC != nil {
-			pr := peerReady{p: p}
-			if p.rn.HasReady() {
-				pr.rd = p.rn.Ready()
-				pr.snap = pr.rd.Snapshot != nil && !raft.IsEmptySnap(pr.rd.Snapshot)
-			}
-			readies = append(readies, pr)
-		}
-	}
-	if len(readies) == 0 {
-		return nil
-	}
 	wb := s.engine.NewWriteBatch()
 	defer wb.Close()
-	sync := false
-	for i := range readies {
-		p, rd := readies[i].p, &readies[i].rd
+	var (
+		acts     []durableAction
+		mustSync bool
+		snapshot bool
+	)
+	for _, p := range s.peers {
+		if p.pendingGC != nil {
+			p.ps.compactTo(wb, p.pendingGC[0], p.pendingGC[1])
+			p.pendingGC = nil
+			s.m.logCompactions.Inc()
+		}
+		if !p.rn.HasReady() {
+			continue
+		}
+		rd := p.rn.Ready()
 		if rd.SoftState != nil {
 			s.onSoftState(p, rd.SoftState)
 		}
 		for _, rs := range rd.ReadStates {
 			p.onReadState(rs)
 		}
-		if !readies[i].snap && len(rd.CommittedEntries) > 0 {
-			s.dispatchApply(p, rd.CommittedEntries)
-		}
-		if p.isLeader {
-			// A leader may send before its own write: it counts itself only
-			// after the write, so a crash cannot commit on its behalf.
-			s.send(p, rd.Messages)
-		}
-		if readies[i].snap {
-			if err := s.applySnapshot(wb, p, rd.Snapshot); err != nil {
-				return err
-			}
-			sync = true
-		}
-		if err := p.ps.append(wb, rd.Entries); err != nil {
-			return err
-		}
-		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
-			if err := p.ps.setHardState(wb, rd.HardState); err != nil {
-				return err
-			}
-		}
-		if p.pendingGC != nil {
-			p.ps.compactTo(wb, p.pendingGC[0], p.pendingGC[1])
-			p.pendingGC = nil
-			s.m.logCompactions.Inc()
-		}
-		sync = sync || rd.MustSync
-	}
-	if wb.Count() > 0 {
-		start := time.Now()
-		// Written unsynced, then the WAL is synced: the same durability as
-		// a synced write, but RocksDB's write queue is not held during the
-		// fsync, so the apply goroutine's (unsynced) writes are not stuck
-		// behind it. Nothing is sent as follower, acknowledged or advanced
-		// before SyncWAL returns.
-		if err := s.engine.Write(wb, storage.WriteOptions{}); err != nil {
-			return err
-		}
-		if sync {
-			if err := s.engine.SyncWAL(); err != nil {
-				return err
-			}
-		}
-		s.m.persistSeconds.Observe(time.Since(start).Seconds())
-		s.m.persistRegions.Observe(float64(len(readies)))
-	}
-	for i := range readies {
-		p, rd := readies[i].p, &readies[i].rd
-		if !p.isLeader {
-			s.send(p, rd.Messages)
-		}
-		if readies[i].snap {
-			s.afterSnapshot(p, rd.Snapshot)
-			if len(rd.CommittedEntries) > 0 {
-				s.dispatchApply(p, rd.CommittedEntries)
+		for _, m := range rd.Messages {
+			switch m.GetTo() {
+			case raft.LocalAppendThread:
+				act, sync, err := s.persistAppend(wb, p, m)
+				if err != nil {
+					return err
+				}
+				acts = append(acts, act)
+				mustSync = mustSync || sync
+				snapshot = snapshot || act.snap != nil
+			case raft.LocalApplyThread:
+				// Committed entries are durable on a quorum; they are
+				// applied in order by the apply goroutine. Raft hears they
+				// are applied at once, as with Advance in synchronous mode.
+				if len(m.GetEntries()) > 0 {
+					s.dispatchApply(p, m.GetEntries())
+				}
+				s.deliver(p, m.GetResponses())
+			default:
+				// Raft holds back whatever must wait for this node's
+				// write (votes, a follower's acks) in the append responses;
+				// the rest, such as a leader's appends, may go now.
+				s.send(p, []*raftpb.Message{m})
 			}
 		}
 		s.resolveReads(p)
-		p.rn.Advance(*rd)
 	}
+	if wb.Count() == 0 && len(acts) == 0 {
+		return nil
+	}
+	if wb.Count() > 0 {
+		// Written unsynced: the WAL sync runs apart (see syncer), so
+		// RocksDB's write queue is not held during the fsync and the
+		// apply goroutine's writes do not queue behind it.
+		if err := s.engine.Write(wb, storage.WriteOptions{}); err != nil {
+			return err
+		}
+	}
+	if mustSync {
+		s.syncSeq++
+	}
+	s.durableQ = append(s.durableQ, durableRound{seq: s.syncSeq, acts: acts})
+	switch {
+	case snapshot:
+		// Rare: sync here so the peer serves from the snapshot before
+		// anything else happens to it.
+		start := time.Now()
+		if err := s.engine.SyncWAL(); err != nil {
+			return err
+		}
+		s.m.persistSeconds.Observe(time.Since(start).Seconds())
+		s.markSynced(s.syncSeq)
+	case mustSync:
+		s.requestSync(s.syncSeq)
+	}
+	s.m.persistRegions.Observe(float64(len(acts)))
+	s.completeDurable()
 	return nil
 }
 

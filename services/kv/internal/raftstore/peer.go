@@ -45,6 +45,7 @@ type peer struct {
 	pendingGC        *[2]uint64 // index, term learnt from apply
 	lastHeartbeat    time.Time
 	snapRegion       *metapb.Region // region of a snapshot persisted this round
+	destroyed        bool           // removed from the store; pending responses are dropped
 }
 
 func (s *Store) newPeer(region *metapb.Region, self *metapb.Peer, initialized bool, ps *peerStorage, applied uint64) (*peer, error) {
@@ -66,7 +67,9 @@ func (s *Store) newPeer(region *metapb.Region, self *metapb.Peer, initialized bo
 		CheckQuorum:       true,
 		PreVote:           true,
 		StepDownOnRemoval: true,
-		Logger:            &raftLogger{s.lg.With(zap.Uint64("region-id", region.GetId())).Sugar()},
+		// Persistence is pipelined: see persist.go.
+		AsyncStorageWrites: true,
+		Logger:             &raftLogger{s.lg.With(zap.Uint64("region-id", region.GetId())).Sugar()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: start raft for region %d: %w", region.GetId(), err)
@@ -158,6 +161,7 @@ func (s *Store) destroyPeer(p *peer) error {
 		return err
 	}
 	delete(s.peers, id)
+	p.destroyed = true
 	s.tombstones[id] = p.meta.GetId()
 	s.m.regions.Set(float64(len(s.peers)))
 	s.failRegionProposals(id, proposalResult{rerr: errRegionNotFound(id)})

@@ -43,7 +43,7 @@ type Store struct {
 	applyc   chan *applyTask
 	noticec  chan struct{}
 	stopc    chan struct{}
-	wg       sync.WaitGroup // the loop, apply and heartbeat goroutines
+	wg       sync.WaitGroup // the loop, apply, syncer and heartbeat goroutines
 	stopOnce sync.Once
 	hbc      chan *pdpb.RegionHeartbeatRequest
 
@@ -54,6 +54,14 @@ type Store struct {
 	peers      map[uint64]*peer
 	tombstones map[uint64]uint64 // region id -> id of the destroyed peer
 	readCtx    uint64
+	syncSeq    uint64         // seq of the last round that needed a sync
+	durableQ   []durableRound // rounds written, waiting for their sync
+
+	// The syncer's state (see persist.go): the loop asks for syncWant,
+	// the syncer reports synced.
+	syncWant atomic.Uint64
+	synced   atomic.Uint64
+	synckick chan struct{}
 
 	nextID    atomic.Uint64
 	proposals struct {
@@ -81,7 +89,7 @@ func NewStore(cfg *Config, storeID uint64, eng storage.Engine, lg *zap.Logger, r
 	s := &Store{
 		cfg: cfg, lg: lg.With(zap.Uint64("store-id", storeID)), engine: eng, storeID: storeID, m: newMetrics(reg),
 		eventc: make(chan func(), 4096), applyc: make(chan *applyTask, 4096), noticec: make(chan struct{}, 1),
-		stopc: make(chan struct{}),
+		stopc: make(chan struct{}), synckick: make(chan struct{}, 1),
 		hbc:   make(chan *pdpb.RegionHeartbeatRequest, 256),
 		peers: make(map[uint64]*peer), tombstones: make(map[uint64]uint64),
 	}
@@ -113,7 +121,8 @@ func (s *Store) Start() error {
 		s.Stop()
 		return err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.runSyncer()
 	go s.run()
 	go s.runHeartbeats()
 	return nil
