@@ -16,6 +16,12 @@ var (
 	// ErrRegionUnavailable is wrapped when a request ran out of retries
 	// without reaching a region leader able to serve it.
 	ErrRegionUnavailable = errors.New("flaredb: region unavailable")
+	// ErrUndetermined is wrapped when a write (put, batch put, CAS) was sent
+	// but its answer was lost (the leader died, the connection broke, the
+	// attempt timed out): it may or may not have been applied. The client
+	// does not resend such a write, because applying it twice is visible
+	// (a second new version). Read the key to learn the outcome.
+	ErrUndetermined = errors.New("flaredb: write outcome undetermined")
 	// ErrClosed is returned by every method called after Close.
 	ErrClosed = errors.New("flaredb: client closed")
 )

@@ -37,6 +37,10 @@ type fakeCluster struct {
 	data      map[string]KV
 	version   uint64
 	requests  map[uint64]int // store id -> requests served
+	// lostReplies makes that many RawPuts apply and then fail with
+	// Unavailable, as when a leader dies after applying but before
+	// answering.
+	lostReplies int
 }
 
 // newFakeCluster starts n stores and one region [,) with a peer on each,
@@ -174,6 +178,10 @@ func (s *fakeStore) RawPut(_ context.Context, req *kvrpcpb.RawPutRequest) (*kvrp
 	}
 	fc.version++
 	fc.data[string(req.Key)] = KV{Key: req.Key, Value: req.Value, Version: fc.version}
+	if fc.lostReplies > 0 {
+		fc.lostReplies--
+		return nil, status.Error(codes.Unavailable, "transport is closing")
+	}
 	return &kvrpcpb.RawPutResponse{Version: fc.version}, nil
 }
 

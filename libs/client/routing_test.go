@@ -198,3 +198,19 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	require.NoError(t, c.Write(&m))
 	return m.GetCounter().GetValue()
 }
+
+func TestLostWriteReplyIsUndeterminedNotResent(t *testing.T) {
+	ctx := context.Background()
+	fc := newFakeCluster(t, 3)
+	c, _ := newTestClient(t, fc)
+	fc.mu.Lock()
+	fc.lostReplies = 1
+	fc.mu.Unlock()
+	_, err := c.Put(ctx, []byte("k"), []byte("v"))
+	require.ErrorIs(t, err, ErrUndetermined)
+	// Applied exactly once: a resend would have given the key version 2.
+	got, err := c.Get(ctx, []byte("k"))
+	require.NoError(t, err)
+	require.True(t, got.Found)
+	require.Equal(t, uint64(1), got.Version)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +81,7 @@ func (c *Client) retryLoop(ctx context.Context, cmd string, n int, plan planFunc
 			// PD unreachable or the cluster still bootstrapping: both pass.
 			failed, last = pending, outcome{err: err, retry: true, reason: "no_route"}
 		default:
-			outs := c.sendAll(ctx, groups, send)
+			outs := c.sendAll(ctx, cmd, groups, send)
 			for i, o := range outs {
 				if o.err == nil {
 					continue
@@ -114,15 +115,15 @@ func (c *Client) retryLoop(ctx context.Context, cmd string, n int, plan planFunc
 }
 
 // sendAll sends every group, concurrently when there are several.
-func (c *Client) sendAll(ctx context.Context, groups []group, send sendFunc) []outcome {
+func (c *Client) sendAll(ctx context.Context, cmd string, groups []group, send sendFunc) []outcome {
 	outs := make([]outcome, len(groups))
 	if len(groups) == 1 {
-		outs[0] = c.attempt(ctx, groups[0], send)
+		outs[0] = c.attempt(ctx, cmd, groups[0], send)
 		return outs
 	}
 	var wg sync.WaitGroup
 	for i := range groups {
-		wg.Go(func() { outs[i] = c.attempt(ctx, groups[i], send) })
+		wg.Go(func() { outs[i] = c.attempt(ctx, cmd, groups[i], send) })
 	}
 	wg.Wait()
 	return outs
@@ -130,7 +131,7 @@ func (c *Client) sendAll(ctx context.Context, groups []group, send sendFunc) []o
 
 // attempt sends one group once and classifies the result, updating the
 // region cache from whatever the failure taught.
-func (c *Client) attempt(ctx context.Context, g group, send sendFunc) outcome {
+func (c *Client) attempt(ctx context.Context, cmd string, g group, send sendFunc) outcome {
 	cc, err := c.pool.Get(g.loc.Addr)
 	if err != nil {
 		return outcome{err: c.errClosedIfClosed(err)}
@@ -153,6 +154,9 @@ func (c *Client) attempt(ctx context.Context, g group, send sendFunc) outcome {
 			return outcome{err: ErrClosed}
 		}
 		c.cache.OnPeerUnreachable(g.loc.Region.GetId(), g.loc.Peer)
+		if notApplyOnce[cmd] && !neverSent(st) {
+			return outcome{err: fmt.Errorf("%w: %s to store %s: %w", ErrUndetermined, cmd, g.loc.Addr, err)}
+		}
 		return outcome{err: fmt.Errorf("store %s: %w", g.loc.Addr, err), retry: true, reason: "unavailable"}
 	case codes.DeadlineExceeded:
 		if ctx.Err() != nil {
@@ -161,6 +165,9 @@ func (c *Client) attempt(ctx context.Context, g group, send sendFunc) outcome {
 		// Only this attempt timed out: the peer may be partitioned or
 		// paused while another peer leads, so move on to the next one.
 		c.cache.OnPeerUnreachable(g.loc.Region.GetId(), g.loc.Peer)
+		if notApplyOnce[cmd] {
+			return outcome{err: fmt.Errorf("%w: %s to store %s: %w", ErrUndetermined, cmd, g.loc.Addr, err)}
+		}
 		return outcome{err: fmt.Errorf("store %s: %w", g.loc.Addr, err), retry: true, reason: "timeout"}
 	case codes.Canceled:
 		if c.closed.Load() {
@@ -171,6 +178,24 @@ func (c *Client) attempt(ctx context.Context, g group, send sendFunc) outcome {
 		return outcome{err: ctx.Err()}
 	}
 	return outcome{err: fmt.Errorf("store %s: %w", g.loc.Addr, err)}
+}
+
+// notApplyOnce names the commands that must not be sent again once a
+// request may have reached the leader: applying them twice is visible (a put
+// or CAS gives the key a second new version; a retried CAS can conflict with
+// its own first attempt). Reads and deletes are safe to repeat. Routing
+// errors are still retried for every command, because a store answers them
+// before proposing anything.
+var notApplyOnce = map[string]bool{
+	"put": true, "batch_put": true, "cas": true, "change_peer": true,
+}
+
+// neverSent reports whether an Unavailable status proves the request never
+// left this process: the connection could not be established, so no store
+// saw it and resending cannot apply it twice.
+func neverSent(st *status.Status) bool {
+	msg := st.Message()
+	return strings.Contains(msg, "Error while dialing") || strings.Contains(msg, "connection refused")
 }
 
 // onRegionError corrects the region cache from a routing error; every
