@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flaredb/flaredb/libs/storage"
+	"github.com/flaredb/flaredb/proto/metapb"
 	"github.com/flaredb/flaredb/proto/raft_serverpb"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -247,8 +248,16 @@ func (p *peer) onReadState(rs raft.ReadState) {
 
 // resolveReads answers every read whose ReadIndex is applied: the engine
 // snapshot taken now contains every write acknowledged before the read.
+//
+// Every read answered in one call shares one engine snapshot (each holds a
+// reference; see sharedSnapshot): one snapshot serves a whole ReadIndex
+// batch instead of one snapshot, with its cgo crossings, per read.
 func (s *Store) resolveReads(p *peer) {
 	n := 0
+	var (
+		shared *sharedSnapshot
+		region *metapb.Region
+	)
 	for _, w := range p.readsWaiting {
 		if w.index > p.applied {
 			p.readsWaiting[n] = w
@@ -259,9 +268,20 @@ func (s *Store) resolveReads(p *peer) {
 			if r.state.Load() != readPending {
 				continue
 			}
-			snap, err := s.engine.NewSnapshot()
-			r.answer(readResult{snap: snap, region: cloneRegion(p.region), err: err})
+			if shared == nil {
+				snap, err := s.engine.NewSnapshot()
+				if err != nil {
+					r.answer(readResult{err: err})
+					continue
+				}
+				shared, region = newSharedSnapshot(snap), cloneRegion(p.region)
+			}
+			// The region is only read by the reader, so one copy serves all.
+			r.answer(readResult{snap: shared.ref(), region: region})
 		}
+	}
+	if shared != nil {
+		shared.release() // the loop's own reference
 	}
 	p.readsWaiting = p.readsWaiting[:n]
 }

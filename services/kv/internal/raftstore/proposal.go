@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/flaredb/flaredb/libs/storage"
@@ -103,3 +104,37 @@ func (s *Store) failRegionProposals(regionID uint64, r proposalResult) {
 		p.respond(r)
 	}
 }
+
+// sharedSnapshot is one engine snapshot shared by reads answered together.
+// Each reader gets a handle from ref; the snapshot is released when the
+// creator's release and every handle's Close have run.
+type sharedSnapshot struct {
+	snap storage.Snapshot
+	refs atomic.Int32
+}
+
+func newSharedSnapshot(snap storage.Snapshot) *sharedSnapshot {
+	s := &sharedSnapshot{snap: snap}
+	s.refs.Store(1)
+	return s
+}
+
+func (s *sharedSnapshot) ref() storage.Snapshot {
+	s.refs.Add(1)
+	return &snapshotRef{Snapshot: s.snap, shared: s}
+}
+
+func (s *sharedSnapshot) release() {
+	if s.refs.Add(-1) == 0 {
+		s.snap.Close()
+	}
+}
+
+// snapshotRef is one reader's handle; Close is idempotent.
+type snapshotRef struct {
+	storage.Snapshot
+	shared *sharedSnapshot
+	once   sync.Once
+}
+
+func (r *snapshotRef) Close() { r.once.Do(r.shared.release) }
