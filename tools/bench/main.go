@@ -140,7 +140,11 @@ func bench(ctx context.Context, o options, progress io.Writer) (result, error) {
 		go func() {
 			defer wg.Done()
 			for runCtx.Err() == nil {
-				opCtx, opCancel := context.WithTimeout(runCtx, o.opTimeout)
+				// The op's deadline is its own, not the run's: an op cut
+				// short by the run's end would fail with DeadlineExceeded a
+				// moment before runCtx reports done, and count (hundreds of
+				// times, as the next ops fail at once) as an error.
+				opCtx, opCancel := context.WithTimeout(ctx, o.opTimeout)
 				start := time.Now()
 				n, err := runOp(opCtx, d, w, kc, o.prefix, value, o.scanLimit)
 				took := time.Since(start)
