@@ -82,6 +82,11 @@ type RaftConfig struct {
 	ElectionTicks int `toml:"election-ticks"`
 	// HeartbeatTicks is the leader heartbeat period in ticks.
 	HeartbeatTicks int `toml:"heartbeat-ticks"`
+	// ReadMode is how linearizable reads are confirmed: "read-index" (the
+	// default: a quorum round per batch of reads) or "lease" (the leader
+	// answers within its CheckQuorum lease; assumes clock drift between
+	// nodes stays well below the election timeout).
+	ReadMode string `toml:"read-mode"`
 }
 
 // NewConfig returns the defaults: a zero-flag single-node dev store.
@@ -110,6 +115,7 @@ func NewConfig() Config {
 			TickInterval:   100 * time.Millisecond,
 			ElectionTicks:  10,
 			HeartbeatTicks: 2,
+			ReadMode:       "read-index",
 		},
 	}
 }
@@ -176,6 +182,8 @@ func (c *Config) Validate() error {
 	check(c.Raft.HeartbeatTicks > 0, "raft.heartbeat-ticks must be positive, got %d", c.Raft.HeartbeatTicks)
 	check(c.Raft.ElectionTicks > c.Raft.HeartbeatTicks,
 		"raft.election-ticks (%d) must exceed raft.heartbeat-ticks (%d)", c.Raft.ElectionTicks, c.Raft.HeartbeatTicks)
+	check(c.Raft.ReadMode == "read-index" || c.Raft.ReadMode == "lease",
+		`raft.read-mode %q: want "read-index" or "lease"`, c.Raft.ReadMode)
 	return errors.Join(errs...)
 }
 

@@ -123,3 +123,12 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestReadMode(t *testing.T) {
+	cfg, err := Parse([]string{"--read-mode", "lease"}, t.TempDir(), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "lease", cfg.Raft.ReadMode)
+	require.Equal(t, "read-index", NewConfig().Raft.ReadMode, "ReadIndex is the default")
+	_, err = Parse([]string{"--read-mode", "stale"}, t.TempDir(), io.Discard)
+	require.ErrorContains(t, err, `raft.read-mode "stale"`)
+}

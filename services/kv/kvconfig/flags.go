@@ -39,6 +39,7 @@ func Parse(args []string, workDir string, out io.Writer) (Config, error) {
 		maxValue   = fs.Int("max-value-size", def.Limits.MaxValueSize, "largest value in `bytes`")
 		maxBatch   = fs.Int("max-batch-keys", def.Limits.MaxBatchKeys, "most keys in one batch request")
 		maxScan    = fs.Int("max-scan-limit", def.Limits.MaxScanLimit, "largest scan limit")
+		readMode   = fs.String("read-mode", def.Raft.ReadMode, "how linearizable reads are confirmed: read-index or lease")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,6 +94,8 @@ func Parse(args []string, workDir string, out io.Writer) (Config, error) {
 			cfg.Limits.MaxBatchKeys = *maxBatch
 		case "max-scan-limit":
 			cfg.Limits.MaxScanLimit = *maxScan
+		case "read-mode":
+			cfg.Raft.ReadMode = *readMode
 		}
 	})
 	if visitErr != nil {

@@ -2,9 +2,11 @@ package raftstore
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/flaredb/flaredb/proto/raft_serverpb"
+	"go.etcd.io/raft/v3"
 )
 
 // Config tunes the Raft store. Defaults come from NewConfig.
@@ -22,10 +24,34 @@ type Config struct {
 	// log, it is truncated, keeping LogGCKeep entries for slow followers.
 	LogGCThreshold uint64 `toml:"log-gc-threshold"`
 	LogGCKeep      uint64 `toml:"log-gc-keep"`
+	// ReadMode chooses how linearizable reads are confirmed: "read-index"
+	// (the default) asks a quorum for every batch of reads; "lease" lets a
+	// leader that heard from a quorum within the election timeout answer
+	// from its own state (raft's ReadOnlyLeaseBased with CheckQuorum). Lease
+	// reads save a round of heartbeats but assume clocks drift less than
+	// the election timeout between nodes.
+	ReadMode string `toml:"read-mode"`
 	// RegionHeartbeatInterval is how often leaders report to PD.
 	RegionHeartbeatInterval time.Duration `toml:"region-heartbeat-interval"`
 	// Knobs are test hooks; nil means off.
 	Knobs *Knobs `toml:"-"`
+}
+
+// Read modes (Config.ReadMode).
+const (
+	ReadModeReadIndex = "read-index"
+	ReadModeLease     = "lease"
+)
+
+// readOnlyOption maps ReadMode to raft's option; an empty mode is ReadIndex.
+func (c *Config) readOnlyOption() (raft.ReadOnlyOption, error) {
+	switch c.ReadMode {
+	case "", ReadModeReadIndex:
+		return raft.ReadOnlySafe, nil
+	case ReadModeLease:
+		return raft.ReadOnlyLeaseBased, nil
+	}
+	return 0, fmt.Errorf("raftstore: read-mode %q: want %q or %q", c.ReadMode, ReadModeReadIndex, ReadModeLease)
 }
 
 // Knobs let tests observe or disturb the store. Every field is optional.
@@ -45,6 +71,7 @@ func NewConfig() *Config {
 		MaxInflightMsgs:         256,
 		LogGCThreshold:          1024,
 		LogGCKeep:               256,
+		ReadMode:                ReadModeReadIndex,
 		RegionHeartbeatInterval: 10 * time.Second,
 	}
 }
@@ -61,5 +88,6 @@ func (c *Config) Validate() error {
 	case c.RegionHeartbeatInterval <= 0:
 		return errors.New("raftstore: region-heartbeat-interval must be positive")
 	}
-	return nil
+	_, err := c.readOnlyOption()
+	return err
 }

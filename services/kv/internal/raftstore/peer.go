@@ -56,6 +56,10 @@ func (s *Store) newPeer(region *metapb.Region, self *metapb.Peer, initialized bo
 		p.peerCache[pp.GetId()] = pp
 	}
 	ps.snapshot = func() (*raftpb.Snapshot, error) { return s.buildSnapshot(region.GetId()) }
+	readOnly, err := s.cfg.readOnlyOption()
+	if err != nil {
+		return nil, err
+	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                self.GetId(),
 		ElectionTick:      s.cfg.ElectionTicks,
@@ -64,7 +68,8 @@ func (s *Store) newPeer(region *metapb.Region, self *metapb.Peer, initialized bo
 		Applied:           applied,
 		MaxSizePerMsg:     s.cfg.MaxSizePerMsg,
 		MaxInflightMsgs:   s.cfg.MaxInflightMsgs,
-		CheckQuorum:       true,
+		CheckQuorum:       true, // also what makes lease reads safe
+		ReadOnlyOption:    readOnly,
 		PreVote:           true,
 		StepDownOnRemoval: true,
 		// Persistence is pipelined: see persist.go.
