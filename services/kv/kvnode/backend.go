@@ -74,7 +74,7 @@ func (n *Node) newRaftBackend(engine storage.Engine) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	trans := transport.New(n.storeID, transport.NewPDResolver(n.pdc), st, nil, n.lg.Named("transport"))
+	trans := transport.New(n.storeID, transport.NewPDResolver(n.pdc), st, nil, n.lg.Named("transport"), n.reg)
 	st.SetTransport(trans)
 	if err := st.Start(); err != nil {
 		trans.Stop()

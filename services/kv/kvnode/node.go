@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/flaredb/flaredb/proto/raft_serverpb"
-	"github.com/flaredb/flaredb/services/kv/internal/transport"
 	"net"
 	"net/http"
 	"os"
@@ -230,7 +229,7 @@ func (n *Node) startServers() error {
 	}
 	n.grpc = srv
 	if rb, ok := n.backend.(*raftBackend); ok {
-		srv.Register(&raft_serverpb.Raft_ServiceDesc, transport.NewService(rb.Store))
+		srv.Register(&raft_serverpb.Raft_ServiceDesc, rb.trans.Service())
 	}
 	go func() {
 		if err := srv.Serve(n.lis); err != nil {

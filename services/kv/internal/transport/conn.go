@@ -49,7 +49,7 @@ func (c *storeConn) dropQueued() {
 	for {
 		select {
 		case m := <-c.queue:
-			c.t.reportFailure(m)
+			c.t.lost(m, false)
 		default:
 			return
 		}
@@ -94,10 +94,12 @@ func (c *storeConn) stream() error {
 		}
 		if err := st.Send(batch); err != nil {
 			for _, m := range batch.Msgs {
-				c.t.reportFailure(m)
+				c.t.lost(m, false)
 			}
 			return err
 		}
+		c.t.m.msgsSent.Add(float64(len(batch.Msgs)))
+		c.t.m.batchesSent.Inc()
 	}
 }
 
@@ -117,7 +119,11 @@ func (t *Transport) sendSnapshot(m *raft_serverpb.RaftMessage) {
 	defer t.wg.Done()
 	err := t.streamSnapshot(m)
 	if err != nil {
+		t.m.snapsSentFailed.Inc()
 		t.lg.Warn("snapshot send failed", zap.Uint64("region-id", m.GetRegionId()), zap.Error(err))
+	}
+	if err == nil {
+		t.m.snapsSentOK.Inc()
 	}
 	t.handler.ReportSnapshot(m.GetRegionId(), m.GetToPeer().GetId(), err != nil)
 }
@@ -155,6 +161,7 @@ func (t *Transport) streamSnapshot(m *raft_serverpb.RaftMessage) error {
 		if err := st.Send(chunk); err != nil {
 			return err
 		}
+		t.m.snapSentBytes.Add(float64(n))
 		data = data[n:]
 	}
 	_, err = st.CloseAndRecv()

@@ -16,12 +16,18 @@ var errUnknownStore = errors.New("transport: unknown store")
 type service struct {
 	raft_serverpb.UnimplementedRaftServer
 	h Handler
+	m *metrics
 }
 
-// Register adds the Raft service, delivering to h, to s.
+// Register adds the Raft service, delivering to h, to s. Its metrics are
+// not registered; a store registers t.Service() instead.
 func Register(s *grpc.Server, h Handler) {
-	raft_serverpb.RegisterRaftServer(s, &service{h: h})
+	raft_serverpb.RegisterRaftServer(s, NewService(h))
 }
+
+// Service returns the Raft gRPC service delivering to t's handler and
+// counting on t's metrics.
+func (t *Transport) Service() raft_serverpb.RaftServer { return &service{h: t.handler, m: t.m} }
 
 func (s *service) Raft(st raft_serverpb.Raft_RaftServer) error {
 	for {
@@ -32,6 +38,7 @@ func (s *service) Raft(st raft_serverpb.Raft_RaftServer) error {
 		if err != nil {
 			return err
 		}
+		s.m.msgsReceived.Add(float64(len(batch.GetMsgs())))
 		for _, m := range batch.GetMsgs() {
 			s.h.HandleRaftMessage(m)
 		}
@@ -39,6 +46,15 @@ func (s *service) Raft(st raft_serverpb.Raft_RaftServer) error {
 }
 
 func (s *service) Snapshot(st raft_serverpb.Raft_SnapshotServer) error {
+	if err := s.snapshot(st); err != nil {
+		s.m.snapsReceivedFailed.Inc()
+		return err
+	}
+	s.m.snapsReceivedOK.Inc()
+	return nil
+}
+
+func (s *service) snapshot(st raft_serverpb.Raft_SnapshotServer) error {
 	var head *raft_serverpb.RaftMessage
 	var data []byte
 	for {
@@ -53,6 +69,7 @@ func (s *service) Snapshot(st raft_serverpb.Raft_SnapshotServer) error {
 			head = chunk.GetMessage()
 		}
 		data = append(data, chunk.GetData()...)
+		s.m.snapReceivedBytes.Add(float64(len(chunk.GetData())))
 	}
 	if head == nil {
 		return errors.New("transport: snapshot stream without a message")
@@ -75,5 +92,6 @@ func (s *service) Snapshot(st raft_serverpb.Raft_SnapshotServer) error {
 }
 
 // NewService returns the Raft gRPC service delivering to h, for servers
-// that register services themselves.
-func NewService(h Handler) raft_serverpb.RaftServer { return &service{h: h} }
+// that register services themselves. Its metrics are not registered; see
+// Transport.Service.
+func NewService(h Handler) raft_serverpb.RaftServer { return &service{h: h, m: newMetrics(nil)} }

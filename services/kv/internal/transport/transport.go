@@ -7,6 +7,7 @@ import (
 
 	"github.com/flaredb/flaredb/proto/metapb"
 	"github.com/flaredb/flaredb/proto/raft_serverpb"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -62,6 +63,7 @@ type Transport struct {
 	handler  Handler
 	knobs    *Knobs
 	lg       *zap.Logger
+	m        *metrics
 	stopc    chan struct{}
 	wg       sync.WaitGroup
 
@@ -71,13 +73,16 @@ type Transport struct {
 	}
 }
 
-// New returns a transport for store storeID.
-func New(storeID uint64, resolver Resolver, handler Handler, knobs *Knobs, lg *zap.Logger) *Transport {
+// New returns a transport for store storeID. Its metrics, of both the
+// sending side and the receiving side (Service), are registered on reg; a
+// nil reg leaves them unregistered.
+func New(storeID uint64, resolver Resolver, handler Handler, knobs *Knobs, lg *zap.Logger,
+	reg prometheus.Registerer) *Transport {
 	if lg == nil {
 		lg = zap.NewNop()
 	}
 	t := &Transport{storeID: storeID, resolver: resolver, handler: handler, knobs: knobs,
-		lg: lg.With(zap.Uint64("store-id", storeID)), stopc: make(chan struct{})}
+		lg: lg.With(zap.Uint64("store-id", storeID)), m: newMetrics(reg), stopc: make(chan struct{})}
 	t.mu.conns = make(map[uint64]*storeConn)
 	return t
 }
@@ -90,7 +95,7 @@ func (t *Transport) Send(m *raft_serverpb.RaftMessage) {
 	if t.knobs != nil && t.knobs.Filter != nil {
 		v := t.knobs.Filter(t.storeID, m)
 		if v.Drop {
-			t.reportFailure(m)
+			t.lost(m, true)
 			return
 		}
 		if v.Delay > 0 {
@@ -122,8 +127,22 @@ func (t *Transport) enqueue(m *raft_serverpb.RaftMessage) {
 	select {
 	case c.queue <- m:
 	default:
-		t.reportFailure(m)
+		t.lost(m, true)
 	}
+}
+
+// lost counts m as dropped (never queued) or failed (lost on the way) and
+// reports it to the handler.
+func (t *Transport) lost(m *raft_serverpb.RaftMessage, dropped bool) {
+	switch {
+	case isSnapshot(m):
+		t.m.snapsSentFailed.Inc()
+	case dropped:
+		t.m.msgsDropped.Inc()
+	default:
+		t.m.msgsFailed.Inc()
+	}
+	t.reportFailure(m)
 }
 
 func (t *Transport) reportFailure(m *raft_serverpb.RaftMessage) {

@@ -141,7 +141,7 @@ func decode(t *testing.T, rm *raft_serverpb.RaftMessage) *raftpb.Message {
 }
 
 func newSender(t *testing.T, addr string, h Handler) *Transport {
-	tr := New(1, StaticResolver{2: addr}, h, nil, nil)
+	tr := New(1, StaticResolver{2: addr}, h, nil, nil, nil)
 	t.Cleanup(tr.Stop)
 	return tr
 }
@@ -253,7 +253,7 @@ func TestFilterDropsAndReports(t *testing.T) {
 	knobs := &Knobs{Filter: func(_ uint64, m *raft_serverpb.RaftMessage) Verdict {
 		return Verdict{Drop: decode(t, m).GetIndex()%2 == 0}
 	}}
-	tr := New(1, StaticResolver{2: peer.addr}, h, knobs, nil)
+	tr := New(1, StaticResolver{2: peer.addr}, h, knobs, nil, nil)
 	t.Cleanup(tr.Stop)
 	for i := 1; i <= 10; i++ {
 		tr.Send(msg(t, 2, raftpb.MessageType_MsgApp, uint64(i), nil))

@@ -14,6 +14,7 @@ import (
 	"github.com/flaredb/flaredb/proto/errorpb"
 	"github.com/flaredb/flaredb/proto/kvrpcpb"
 	"github.com/flaredb/flaredb/proto/metapb"
+	"github.com/flaredb/flaredb/proto/raft_serverpb"
 	"github.com/flaredb/flaredb/services/kv/internal/raftstore"
 	"github.com/flaredb/flaredb/services/kv/internal/transport"
 	"github.com/stretchr/testify/require"
@@ -94,10 +95,10 @@ func (c *Cluster) startNode(node *Node, lis net.Listener) {
 	require.NoError(c.t, err)
 	node.Store, err = raftstore.NewStore(StoreConfig(), node.ID, node.Eng, c.lg, nil)
 	require.NoError(c.t, err)
-	node.trans = transport.New(node.ID, c.resolver, node.Store, c.Filter.knobs(), c.lg)
+	node.trans = transport.New(node.ID, c.resolver, node.Store, c.Filter.knobs(), c.lg, nil)
 	node.Store.SetTransport(node.trans)
 	node.srv = grpc.NewServer()
-	transport.Register(node.srv, node.Store)
+	raft_serverpb.RegisterRaftServer(node.srv, node.trans.Service())
 	go func() { _ = node.srv.Serve(lis) }()
 	require.NoError(c.t, node.Store.Start())
 }
