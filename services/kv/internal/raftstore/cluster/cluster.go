@@ -52,6 +52,9 @@ func Start(t testing.TB, n int) *Cluster {
 	for i := 1; i <= n; i++ {
 		region.Peers = append(region.Peers, &metapb.Peer{Id: uint64(100 + i), StoreId: uint64(i)})
 	}
+	// Every address is known before the first store starts: the
+	// transports read the resolver without a lock.
+	liss := make([]net.Listener, n)
 	for i := 1; i <= n; i++ {
 		node := &Node{ID: uint64(i), Dir: t.TempDir()}
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,7 +66,10 @@ func Start(t testing.TB, n int) *Cluster {
 		require.NoError(t, raftstore.BootstrapRegion(eng, region))
 		require.NoError(t, eng.Close())
 		c.Nodes = append(c.Nodes, node)
-		c.startNode(node, lis)
+		liss[i-1] = lis
+	}
+	for i, node := range c.Nodes {
+		c.startNode(node, liss[i])
 	}
 	t.Cleanup(c.Stop)
 	return c
