@@ -184,10 +184,12 @@ func engine() Dashboard {
 					{Expr: rate("flaredb_engine_written_bytes_total", inst), Legend: "{{instance}}"}}},
 				{Title: "Bytes read", Unit: "Bps", Targets: []Target{
 					{Expr: rate("flaredb_engine_read_bytes_total", inst), Legend: "{{instance}}"}}},
-				{Title: "WAL syncs", Unit: "ops", Targets: []Target{
-					{Expr: rate("flaredb_engine_wal_syncs_total", inst), Legend: "{{instance}}"}}},
-				{Title: "Raft persist latency (one synced write)", Unit: "s", Desc: "The synced engine write of Raft state per round; dominated by the WAL fsync.",
-					Targets: quantiles("flaredb_raftstore_persist_duration_seconds", inst, "instance")},
+				{Title: "WAL syncs", Unit: "ops", Desc: "All WAL fsyncs RocksDB counted, and those the Raft store issued to make Raft state durable.",
+					Targets: []Target{
+						{Expr: rate("flaredb_engine_wal_syncs_total", inst), Legend: "{{instance}} engine"},
+						{Expr: rate("flaredb_raftstore_wal_sync_duration_seconds_count", inst), Legend: "{{instance}} raftstore"}}},
+				{Title: "WAL sync latency", Unit: "s", Desc: "One WAL fsync (SyncWAL) making Raft state durable; one sync covers every round written before it.",
+					Targets: quantiles("flaredb_raftstore_wal_sync_duration_seconds", inst, "instance")},
 			}},
 			{Title: "Memory and compaction", Panels: []Panel{
 				{Title: "Memtables", Unit: "bytes", Targets: []Target{
@@ -215,7 +217,7 @@ func engine() Dashboard {
 func raft() Dashboard {
 	return Dashboard{
 		File: "flaredb-raft.json", UID: "flaredb-raft", Title: "FlareDB / Raft",
-		Desc:          "raftstore per store: proposals, persistence and apply latency, lag, leadership, snapshots.",
+		Desc:          "raftstore and transport per store: proposals, WAL sync and apply latency, lag, leadership, messages, snapshots.",
 		InstanceQuery: `label_values(flaredb_raftstore_regions, instance)`,
 		Rows: []Row{
 			{Title: "Regions", Panels: []Panel{
@@ -233,8 +235,8 @@ func raft() Dashboard {
 					{Expr: rate("flaredb_raftstore_read_index_total", inst), Legend: "{{instance}}"}}},
 			}},
 			{Title: "Persist and apply", Panels: []Panel{
-				{Title: "Persist latency", Unit: "s", Desc: "One synced write of Raft state for all regions of a round.",
-					Targets: quantiles("flaredb_raftstore_persist_duration_seconds", inst, "")},
+				{Title: "WAL sync latency", Unit: "s", Desc: "One WAL fsync making Raft state durable (covers every round written before it).",
+					Targets: quantiles("flaredb_raftstore_wal_sync_duration_seconds", inst, "")},
 				{Title: "Regions per persist (group commit)", Targets: []Target{
 					{Expr: mean("flaredb_raftstore_persist_regions", inst, "instance"), Legend: "{{instance}} mean"},
 					{Expr: quantile("0.99", "flaredb_raftstore_persist_regions", inst, "instance"), Legend: "{{instance}} p99"}}},
@@ -245,6 +247,26 @@ func raft() Dashboard {
 					{Expr: quantile("0.99", "flaredb_raftstore_apply_entries", inst, "instance"), Legend: "{{instance}} p99"}}},
 				{Title: "Committed but not applied", Desc: "Sum over the store's peers of committed minus applied index.", Targets: []Target{
 					{Expr: fmt.Sprintf("flaredb_raftstore_committed_applied_lag_entries{%s}", inst), Legend: "{{instance}}"}}},
+			}},
+			{Title: "Transport", Panels: []Panel{
+				{Title: "Raft messages sent, dropped and failed", Unit: "ops", Width: 8,
+					Desc: "Outbound messages, snapshots excluded. dropped: not queued (queue to the store full); failed: lost to a stream error or an unreachable store.",
+					Targets: []Target{{Expr: fmt.Sprintf("sum by (instance, result) (%s)", rate("flaredb_transport_raft_messages_total", inst)),
+						Legend: "{{instance}} {{result}}"}}},
+				{Title: "Raft messages received", Unit: "ops", Width: 8, Targets: []Target{
+					{Expr: rate("flaredb_transport_raft_messages_received_total", inst), Legend: "{{instance}}"}}},
+				{Title: "Messages per batch", Width: 8, Desc: "Messages sent per batch written to a peer store's stream.", Targets: []Target{
+					{Expr: fmt.Sprintf("sum by (instance) (%s) / sum by (instance) (%s)",
+						rate("flaredb_transport_raft_messages_total", join(inst, `result="sent"`)),
+						rate("flaredb_transport_raft_batches_sent_total", inst)), Legend: "{{instance}}"}}},
+				{Title: "Snapshot transfers", Unit: "ops", Targets: []Target{
+					{Expr: fmt.Sprintf("sum by (instance, result) (%s)", rate("flaredb_transport_snapshots_sent_total", inst)),
+						Legend: "{{instance}} sent {{result}}"},
+					{Expr: fmt.Sprintf("sum by (instance, result) (%s)", rate("flaredb_transport_snapshots_received_total", inst)),
+						Legend: "{{instance}} received {{result}}"}}},
+				{Title: "Snapshot traffic", Unit: "Bps", Targets: []Target{
+					{Expr: rate("flaredb_transport_snapshot_sent_bytes_total", inst), Legend: "{{instance}} sent"},
+					{Expr: rate("flaredb_transport_snapshot_received_bytes_total", inst), Legend: "{{instance}} received"}}},
 			}},
 			{Title: "Snapshots and log", Panels: []Panel{
 				{Title: "Snapshots", Unit: "ops", Width: 8, Targets: []Target{

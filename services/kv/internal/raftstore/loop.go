@@ -160,7 +160,7 @@ func (s *Store) handleReadies() error {
 		if err := s.engine.SyncWAL(); err != nil {
 			return err
 		}
-		s.m.persistSeconds.Observe(time.Since(start).Seconds())
+		s.m.walSyncSeconds.Observe(time.Since(start).Seconds())
 		s.markSynced(s.syncSeq)
 	case mustSync:
 		s.requestSync(s.syncSeq)

@@ -7,7 +7,7 @@ type metrics struct {
 	proposals        *prometheus.CounterVec
 	readIndexes      prometheus.Counter
 	leaderChanges    prometheus.Counter
-	persistSeconds   prometheus.Histogram
+	walSyncSeconds   prometheus.Histogram
 	persistRegions   prometheus.Histogram
 	applySeconds     prometheus.Histogram
 	applyEntries     prometheus.Histogram
@@ -29,8 +29,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "read_index_total", Help: "ReadIndex requests issued (each may serve many reads)."}),
 		leaderChanges: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "leader_changes_total", Help: "Leader changes seen by peers of this store."}),
-		persistSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
-			Name: "persist_duration_seconds", Help: "Latency of one synced write of Raft state (all regions of a round).",
+		walSyncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "wal_sync_duration_seconds",
+			Help: "Latency of one engine WAL sync (fsync) making Raft state durable; one sync covers every round " +
+				"written before it. The _count series counts the syncs.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		persistRegions: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "persist_regions", Help: "Regions persisted per Raft write (group commit width).",
@@ -60,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.proposals, m.readIndexes, m.leaderChanges, m.persistSeconds, m.persistRegions,
+		reg.MustRegister(m.proposals, m.readIndexes, m.leaderChanges, m.walSyncSeconds, m.persistRegions,
 			m.applySeconds, m.applyEntries, m.appliedLag, m.leaders, m.regions, m.snapshotsApplied,
 			m.snapshotsBuilt, m.logCompactions)
 	}

@@ -137,7 +137,7 @@ func (s *Store) runSyncer() {
 			s.fail(err)
 			return
 		}
-		s.m.persistSeconds.Observe(time.Since(start).Seconds())
+		s.m.walSyncSeconds.Observe(time.Since(start).Seconds())
 		s.markSynced(want)
 		select {
 		case s.noticec <- struct{}{}:
