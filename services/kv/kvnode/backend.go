@@ -69,6 +69,7 @@ func (n *Node) newRaftBackend(engine storage.Engine) (backend, error) {
 	rcfg.TickInterval = n.cfg.Raft.TickInterval
 	rcfg.ElectionTicks = n.cfg.Raft.ElectionTicks
 	rcfg.HeartbeatTicks = n.cfg.Raft.HeartbeatTicks
+	rcfg.ReadMode = n.cfg.Raft.ReadMode
 	rcfg.RegionHeartbeatInterval = n.cfg.PD.RegionHeartbeatInterval
 	st, err := raftstore.NewStore(rcfg, n.storeID, engine, n.lg.Named("raftstore"), n.reg)
 	if err != nil {
