@@ -5,6 +5,7 @@
 #
 #   scripts/bench-vs-etcd.sh                      # defaults below
 #   DURATION=20s CLIENTS="64 256" WORKLOADS="put get" scripts/bench-vs-etcd.sh
+#   KV_FLAGS="--read-mode lease" WORKLOADS=get scripts/bench-vs-etcd.sh   # lease reads
 #
 # Results (JSON lines) and server logs stay in $OUT (default: a new temp dir).
 set -euo pipefail
@@ -17,6 +18,7 @@ KEYS=${KEYS:-10000}
 VALUE_SIZE=${VALUE_SIZE:-100}
 CONNS=${CONNS:-4}
 BASE_PORT=${BASE_PORT:-32000}
+KV_FLAGS=${KV_FLAGS:-}   # extra kv-service flags, e.g. KV_FLAGS="--read-mode lease"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$(mktemp -d /tmp/flaredb-bench.XXXXXX)}
@@ -67,7 +69,7 @@ pids+=($!)
 for i in 1 2 3; do
   "$OUT/bin/kv" --pd "$pd_addr" --addr "127.0.0.1:$(port $((30 + i)))" \
     --status-addr "127.0.0.1:$(port $((40 + i)))" --data-dir "$OUT/kv-$i" \
-    --log-level warn >"$OUT/kv-$i.log" 2>&1 &
+    --log-level warn $KV_FLAGS >"$OUT/kv-$i.log" 2>&1 &
   pids+=($!)
 done
 
