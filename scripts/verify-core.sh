@@ -10,9 +10,24 @@
 #
 # Usage: scripts/verify-core.sh            (from anywhere inside the repo)
 #        KEEP_TMP=1 scripts/verify-core.sh  (keep logs and data for debugging)
+#        scripts/verify-core.sh --pd-bin P --kv-bin K --flarectl-bin F
+#                                           (use prebuilt binaries; how
+#                                           //scripts:verify_core_test runs it)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PD_BIN="" KV_BIN="" CTL_BIN=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --pd-bin=*) PD_BIN=$(realpath "${1#*=}"); shift ;;
+    --kv-bin=*) KV_BIN=$(realpath "${1#*=}"); shift ;;
+    --flarectl-bin=*) CTL_BIN=$(realpath "${1#*=}"); shift ;;
+    --pd-bin) PD_BIN=$(realpath "$2"); shift 2 ;;
+    --kv-bin) KV_BIN=$(realpath "$2"); shift 2 ;;
+    --flarectl-bin) CTL_BIN=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: $0 [--pd-bin P --kv-bin K --flarectl-bin F]" >&2; exit 2 ;;
+  esac
+done
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/flaredb-verify.XXXXXX")"
 PIDS=()
 FAILED=0
@@ -42,8 +57,15 @@ trap cleanup EXIT INT TERM
 log() { local m="$*"; [[ ${#m} -le 160 ]] || m="${m:0:160}..."; echo "verify-core: $m" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
+# free_port: a random loopback port nothing listens on (bash only, so it
+# works in Bazel's test sandbox too).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port"
 }
 
 # wait_tcp HOST:PORT: until something accepts connections there (30s).
@@ -56,11 +78,17 @@ wait_tcp() {
   die "nothing listening on $1"
 }
 
-log "building into $TMP/bin"
 mkdir -p "$TMP/bin"
-(cd "$ROOT" && go build -o "$TMP/bin/pd" ./services/pd \
-  && go build -o "$TMP/bin/kv" ./services/kv \
-  && go build -o "$TMP/bin/flarectl" ./tools/flarectl)
+if [[ -n $PD_BIN && -n $KV_BIN && -n $CTL_BIN ]]; then
+  ln -s "$PD_BIN" "$TMP/bin/pd"
+  ln -s "$KV_BIN" "$TMP/bin/kv"
+  ln -s "$CTL_BIN" "$TMP/bin/flarectl"
+else
+  log "building into $TMP/bin"
+  (cd "$ROOT" && go build -o "$TMP/bin/pd" ./services/pd \
+    && go build -o "$TMP/bin/kv" ./services/kv \
+    && go build -o "$TMP/bin/flarectl" ./tools/flarectl)
+fi
 
 PD_ADDR="127.0.0.1:$(free_port)"
 KV_ADDR="127.0.0.1:$(free_port)"
@@ -166,9 +194,10 @@ expect $'key=s1 version=1' scan s t --key-only
 # tso
 expect_match '^ts=[0-9]+ physical=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z logical=[0-9]+$' tso
 expect_match '^\{"ts":[0-9]+,"physical_ms":[0-9]+,"logical":[0-9]+\}$' -o json tso
-ts1="$(ctl -o json tso | python3 -c 'import json,sys; print(json.load(sys.stdin)["ts"])')"
-ts2="$(ctl -o json tso | python3 -c 'import json,sys; print(json.load(sys.stdin)["ts"])')"
-python3 -c "import sys; sys.exit(0 if $ts2 > $ts1 else 1)" || die "tso not increasing: $ts1 then $ts2"
+ts_of() { sed -n 's/.*"ts":\([0-9]*\).*/\1/p'; }
+ts1="$(ctl -o json tso | ts_of)"
+ts2="$(ctl -o json tso | ts_of)"
+[[ -n $ts1 && -n $ts2 ]] && (( ts2 > ts1 )) || die "tso not increasing: $ts1 then $ts2"
 log "ok: tso increases ($ts1 < $ts2)"
 
 # status

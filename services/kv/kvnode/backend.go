@@ -77,6 +77,9 @@ func (n *Node) newRaftBackend(engine storage.Engine) (backend, error) {
 	}
 	trans := transport.New(n.storeID, transport.NewPDResolver(n.pdc), st, nil, n.lg.Named("transport"), n.reg)
 	st.SetTransport(trans)
+	// The store reports a region the moment it becomes its leader (and then
+	// every interval), so clients can route to a new leader at once.
+	st.SetPD(n.pdc)
 	if err := st.Start(); err != nil {
 		trans.Stop()
 		return nil, err

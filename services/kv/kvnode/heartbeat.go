@@ -17,9 +17,15 @@ func (n *Node) startHeartbeats() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopLoops = cancel
 	n.pdc.SetRegionHeartbeatHandler(n.backend.HandleRegionHeartbeatResponse)
-	n.loops.Add(2)
+	n.loops.Add(1)
 	go n.every(ctx, n.cfg.PD.StoreHeartbeatInterval, n.storeHeartbeat)
-	go n.every(ctx, n.cfg.PD.RegionHeartbeatInterval, n.regionHeartbeats)
+	if _, raft := n.backend.(*raftBackend); !raft {
+		// The Raft store sends its own region heartbeats (on leadership
+		// change and every interval); only the single-node backend needs
+		// this loop.
+		n.loops.Add(1)
+		go n.every(ctx, n.cfg.PD.RegionHeartbeatInterval, n.regionHeartbeats)
+	}
 }
 
 // every calls fn now and then every interval until ctx is done.
