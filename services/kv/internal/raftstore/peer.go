@@ -102,6 +102,9 @@ func (s *Store) loadPeer(region *metapb.Region, self *metapb.Peer, initialized b
 	if err != nil {
 		return nil, err
 	}
+	if err := reconcileCommit(ps, applyState.GetAppliedIndex()); err != nil {
+		return nil, fmt.Errorf("raftstore: region %d: %w", region.GetId(), err)
+	}
 	p, err := s.newPeer(region, self, initialized, ps, applyState.GetAppliedIndex())
 	if err != nil {
 		return nil, err
@@ -110,6 +113,26 @@ func (s *Store) loadPeer(region *metapb.Region, self *metapb.Peer, initialized b
 		s.registerApply(p, applyState)
 	}
 	return p, nil
+}
+
+// reconcileCommit raises the recovered commit index to the applied index.
+// The apply goroutine's write can reach the engine before the Raft loop's
+// write of the HardState whose commit index covers those entries (a
+// commit-only HardState is written unsynced, and the loop hands committed
+// entries to apply before its own batch is written), so after a crash the
+// applied index may exceed the persisted commit; raft refuses to start like
+// that. Every applied entry was committed by a quorum and is in the local
+// log, so the raise is safe. An applied index beyond the local log would be
+// real corruption and is reported.
+func reconcileCommit(ps *peerStorage, applied uint64) error {
+	if applied <= ps.hardState.GetCommit() {
+		return nil
+	}
+	if last, _ := ps.LastIndex(); applied > last {
+		return fmt.Errorf("applied index %d is beyond the last log index %d", applied, last)
+	}
+	ps.hardState.Commit = proto.Uint64(applied)
+	return nil
 }
 
 func (s *Store) registerApply(p *peer, st *raft_serverpb.RaftApplyState) {
