@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/BurntSushi/toml"
+	"github.com/flaredb/flaredb/libs/tomlconfig"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -41,12 +41,8 @@ func loadConfig(args []string) (pdserver.Config, error) {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *configPath != "" {
-		md, err := toml.DecodeFile(*configPath, &cfg)
-		if err != nil {
-			return cfg, fmt.Errorf("config %s: %w", *configPath, err)
-		}
-		if und := md.Undecoded(); len(und) > 0 {
-			return cfg, fmt.Errorf("config %s: unknown keys %v", *configPath, und)
+		if err := tomlconfig.DecodeFile(*configPath, &cfg); err != nil {
+			return cfg, err
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {

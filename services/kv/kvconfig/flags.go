@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/flaredb/flaredb/libs/tomlconfig"
 )
 
 // ErrUsage marks errors caused by bad command-line arguments, so main can
@@ -54,14 +54,8 @@ func Parse(args []string, workDir string, out io.Writer) (Config, error) {
 	cfg := def
 	if *configFile != "" {
 		path := anchor(*configFile, workDir)
-		md, err := toml.DecodeFile(path, &cfg)
-		if err != nil {
-			return Config{}, fmt.Errorf("config file %s: %w", path, err)
-		}
-		if undec := md.Undecoded(); len(undec) > 0 {
-			// A misspelt key silently keeping its default is worse than
-			// refusing to start.
-			return Config{}, fmt.Errorf("config file %s: unknown keys %v", path, undec)
+		if err := tomlconfig.DecodeFile(path, &cfg); err != nil {
+			return Config{}, err
 		}
 	}
 
