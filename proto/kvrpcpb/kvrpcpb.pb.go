@@ -1561,6 +1561,567 @@ func (x *TransferLeaderResponse) GetRegionError() *errorpb.Error {
 	return nil
 }
 
+// BatchCommandsRequest is one message on the BatchCommands stream: many
+// independent data requests, each named by the id at the same index of
+// request_ids. The server runs them concurrently and answers each exactly
+// once, in any order and possibly spread over several response messages.
+type BatchCommandsRequest struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	Requests      []*BatchCommandsRequest_Request `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	RequestIds    []uint64                        `protobuf:"varint,2,rep,packed,name=request_ids,json=requestIds,proto3" json:"request_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCommandsRequest) Reset() {
+	*x = BatchCommandsRequest{}
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCommandsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCommandsRequest) ProtoMessage() {}
+
+func (x *BatchCommandsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCommandsRequest.ProtoReflect.Descriptor instead.
+func (*BatchCommandsRequest) Descriptor() ([]byte, []int) {
+	return file_kvrpcpb_kvrpcpb_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *BatchCommandsRequest) GetRequests() []*BatchCommandsRequest_Request {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest) GetRequestIds() []uint64 {
+	if x != nil {
+		return x.RequestIds
+	}
+	return nil
+}
+
+// BatchCommandsResponse answers some of the requests received so far;
+// request_ids[i] is the id of the request responses[i] answers.
+type BatchCommandsResponse struct {
+	state         protoimpl.MessageState            `protogen:"open.v1"`
+	Responses     []*BatchCommandsResponse_Response `protobuf:"bytes,1,rep,name=responses,proto3" json:"responses,omitempty"`
+	RequestIds    []uint64                          `protobuf:"varint,2,rep,packed,name=request_ids,json=requestIds,proto3" json:"request_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCommandsResponse) Reset() {
+	*x = BatchCommandsResponse{}
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCommandsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCommandsResponse) ProtoMessage() {}
+
+func (x *BatchCommandsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCommandsResponse.ProtoReflect.Descriptor instead.
+func (*BatchCommandsResponse) Descriptor() ([]byte, []int) {
+	return file_kvrpcpb_kvrpcpb_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BatchCommandsResponse) GetResponses() []*BatchCommandsResponse_Response {
+	if x != nil {
+		return x.Responses
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse) GetRequestIds() []uint64 {
+	if x != nil {
+		return x.RequestIds
+	}
+	return nil
+}
+
+// Request is one data request, exactly as its unary RPC would carry it.
+type BatchCommandsRequest_Request struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Cmd:
+	//
+	//	*BatchCommandsRequest_Request_RawGet
+	//	*BatchCommandsRequest_Request_RawBatchGet
+	//	*BatchCommandsRequest_Request_RawPut
+	//	*BatchCommandsRequest_Request_RawBatchPut
+	//	*BatchCommandsRequest_Request_RawDelete
+	//	*BatchCommandsRequest_Request_RawBatchDelete
+	//	*BatchCommandsRequest_Request_RawScan
+	//	*BatchCommandsRequest_Request_RawDeleteRange
+	//	*BatchCommandsRequest_Request_CompareAndSwap
+	//	*BatchCommandsRequest_Request_Get
+	Cmd isBatchCommandsRequest_Request_Cmd `protobuf_oneof:"cmd"`
+	// timeout_ms is what is left of the client's deadline for this
+	// request, in milliseconds; 0 means none (the stream's own context
+	// still applies).
+	TimeoutMs     uint64 `protobuf:"varint,16,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCommandsRequest_Request) Reset() {
+	*x = BatchCommandsRequest_Request{}
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCommandsRequest_Request) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCommandsRequest_Request) ProtoMessage() {}
+
+func (x *BatchCommandsRequest_Request) ProtoReflect() protoreflect.Message {
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCommandsRequest_Request.ProtoReflect.Descriptor instead.
+func (*BatchCommandsRequest_Request) Descriptor() ([]byte, []int) {
+	return file_kvrpcpb_kvrpcpb_proto_rawDescGZIP(), []int{26, 0}
+}
+
+func (x *BatchCommandsRequest_Request) GetCmd() isBatchCommandsRequest_Request_Cmd {
+	if x != nil {
+		return x.Cmd
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawGet() *RawGetRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawGet); ok {
+			return x.RawGet
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawBatchGet() *RawBatchGetRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawBatchGet); ok {
+			return x.RawBatchGet
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawPut() *RawPutRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawPut); ok {
+			return x.RawPut
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawBatchPut() *RawBatchPutRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawBatchPut); ok {
+			return x.RawBatchPut
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawDelete() *RawDeleteRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawDelete); ok {
+			return x.RawDelete
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawBatchDelete() *RawBatchDeleteRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawBatchDelete); ok {
+			return x.RawBatchDelete
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawScan() *RawScanRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawScan); ok {
+			return x.RawScan
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetRawDeleteRange() *RawDeleteRangeRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_RawDeleteRange); ok {
+			return x.RawDeleteRange
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetCompareAndSwap() *CompareAndSwapRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_CompareAndSwap); ok {
+			return x.CompareAndSwap
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetGet() *GetRequest {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsRequest_Request_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsRequest_Request) GetTimeoutMs() uint64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+type isBatchCommandsRequest_Request_Cmd interface {
+	isBatchCommandsRequest_Request_Cmd()
+}
+
+type BatchCommandsRequest_Request_RawGet struct {
+	RawGet *RawGetRequest `protobuf:"bytes,1,opt,name=raw_get,json=rawGet,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawBatchGet struct {
+	RawBatchGet *RawBatchGetRequest `protobuf:"bytes,2,opt,name=raw_batch_get,json=rawBatchGet,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawPut struct {
+	RawPut *RawPutRequest `protobuf:"bytes,3,opt,name=raw_put,json=rawPut,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawBatchPut struct {
+	RawBatchPut *RawBatchPutRequest `protobuf:"bytes,4,opt,name=raw_batch_put,json=rawBatchPut,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawDelete struct {
+	RawDelete *RawDeleteRequest `protobuf:"bytes,5,opt,name=raw_delete,json=rawDelete,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawBatchDelete struct {
+	RawBatchDelete *RawBatchDeleteRequest `protobuf:"bytes,6,opt,name=raw_batch_delete,json=rawBatchDelete,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawScan struct {
+	RawScan *RawScanRequest `protobuf:"bytes,7,opt,name=raw_scan,json=rawScan,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_RawDeleteRange struct {
+	RawDeleteRange *RawDeleteRangeRequest `protobuf:"bytes,8,opt,name=raw_delete_range,json=rawDeleteRange,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_CompareAndSwap struct {
+	CompareAndSwap *CompareAndSwapRequest `protobuf:"bytes,9,opt,name=compare_and_swap,json=compareAndSwap,proto3,oneof"`
+}
+
+type BatchCommandsRequest_Request_Get struct {
+	Get *GetRequest `protobuf:"bytes,10,opt,name=get,proto3,oneof"`
+}
+
+func (*BatchCommandsRequest_Request_RawGet) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawBatchGet) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawPut) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawBatchPut) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawDelete) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawBatchDelete) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawScan) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_RawDeleteRange) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_CompareAndSwap) isBatchCommandsRequest_Request_Cmd() {}
+
+func (*BatchCommandsRequest_Request_Get) isBatchCommandsRequest_Request_Cmd() {}
+
+// Response is what the request's unary RPC would have returned: code 0
+// (OK) with the matching cmd set, or the gRPC status code and message
+// the unary call would have failed with (cmd unset).
+type BatchCommandsResponse_Response struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Cmd:
+	//
+	//	*BatchCommandsResponse_Response_RawGet
+	//	*BatchCommandsResponse_Response_RawBatchGet
+	//	*BatchCommandsResponse_Response_RawPut
+	//	*BatchCommandsResponse_Response_RawBatchPut
+	//	*BatchCommandsResponse_Response_RawDelete
+	//	*BatchCommandsResponse_Response_RawBatchDelete
+	//	*BatchCommandsResponse_Response_RawScan
+	//	*BatchCommandsResponse_Response_RawDeleteRange
+	//	*BatchCommandsResponse_Response_CompareAndSwap
+	//	*BatchCommandsResponse_Response_Get
+	Cmd           isBatchCommandsResponse_Response_Cmd `protobuf_oneof:"cmd"`
+	Code          uint32                               `protobuf:"varint,16,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                               `protobuf:"bytes,17,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCommandsResponse_Response) Reset() {
+	*x = BatchCommandsResponse_Response{}
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCommandsResponse_Response) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCommandsResponse_Response) ProtoMessage() {}
+
+func (x *BatchCommandsResponse_Response) ProtoReflect() protoreflect.Message {
+	mi := &file_kvrpcpb_kvrpcpb_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCommandsResponse_Response.ProtoReflect.Descriptor instead.
+func (*BatchCommandsResponse_Response) Descriptor() ([]byte, []int) {
+	return file_kvrpcpb_kvrpcpb_proto_rawDescGZIP(), []int{27, 0}
+}
+
+func (x *BatchCommandsResponse_Response) GetCmd() isBatchCommandsResponse_Response_Cmd {
+	if x != nil {
+		return x.Cmd
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawGet() *RawGetResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawGet); ok {
+			return x.RawGet
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawBatchGet() *RawBatchGetResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawBatchGet); ok {
+			return x.RawBatchGet
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawPut() *RawPutResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawPut); ok {
+			return x.RawPut
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawBatchPut() *RawBatchPutResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawBatchPut); ok {
+			return x.RawBatchPut
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawDelete() *RawDeleteResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawDelete); ok {
+			return x.RawDelete
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawBatchDelete() *RawBatchDeleteResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawBatchDelete); ok {
+			return x.RawBatchDelete
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawScan() *RawScanResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawScan); ok {
+			return x.RawScan
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetRawDeleteRange() *RawDeleteRangeResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_RawDeleteRange); ok {
+			return x.RawDeleteRange
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetCompareAndSwap() *CompareAndSwapResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_CompareAndSwap); ok {
+			return x.CompareAndSwap
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetGet() *GetResponse {
+	if x != nil {
+		if x, ok := x.Cmd.(*BatchCommandsResponse_Response_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *BatchCommandsResponse_Response) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *BatchCommandsResponse_Response) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type isBatchCommandsResponse_Response_Cmd interface {
+	isBatchCommandsResponse_Response_Cmd()
+}
+
+type BatchCommandsResponse_Response_RawGet struct {
+	RawGet *RawGetResponse `protobuf:"bytes,1,opt,name=raw_get,json=rawGet,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawBatchGet struct {
+	RawBatchGet *RawBatchGetResponse `protobuf:"bytes,2,opt,name=raw_batch_get,json=rawBatchGet,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawPut struct {
+	RawPut *RawPutResponse `protobuf:"bytes,3,opt,name=raw_put,json=rawPut,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawBatchPut struct {
+	RawBatchPut *RawBatchPutResponse `protobuf:"bytes,4,opt,name=raw_batch_put,json=rawBatchPut,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawDelete struct {
+	RawDelete *RawDeleteResponse `protobuf:"bytes,5,opt,name=raw_delete,json=rawDelete,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawBatchDelete struct {
+	RawBatchDelete *RawBatchDeleteResponse `protobuf:"bytes,6,opt,name=raw_batch_delete,json=rawBatchDelete,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawScan struct {
+	RawScan *RawScanResponse `protobuf:"bytes,7,opt,name=raw_scan,json=rawScan,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_RawDeleteRange struct {
+	RawDeleteRange *RawDeleteRangeResponse `protobuf:"bytes,8,opt,name=raw_delete_range,json=rawDeleteRange,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_CompareAndSwap struct {
+	CompareAndSwap *CompareAndSwapResponse `protobuf:"bytes,9,opt,name=compare_and_swap,json=compareAndSwap,proto3,oneof"`
+}
+
+type BatchCommandsResponse_Response_Get struct {
+	Get *GetResponse `protobuf:"bytes,10,opt,name=get,proto3,oneof"`
+}
+
+func (*BatchCommandsResponse_Response_RawGet) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawBatchGet) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawPut) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawBatchPut) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawDelete) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawBatchDelete) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawScan) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_RawDeleteRange) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_CompareAndSwap) isBatchCommandsResponse_Response_Cmd() {}
+
+func (*BatchCommandsResponse_Response_Get) isBatchCommandsResponse_Response_Cmd() {}
+
 var File_kvrpcpb_kvrpcpb_proto protoreflect.FileDescriptor
 
 const file_kvrpcpb_kvrpcpb_proto_rawDesc = "" +
@@ -1659,12 +2220,52 @@ const file_kvrpcpb_kvrpcpb_proto_rawDesc = "" +
 	"\acontext\x18\x01 \x01(\v2\x10.kvrpcpb.ContextR\acontext\x12 \n" +
 	"\x04peer\x18\x02 \x01(\v2\f.metapb.PeerR\x04peer\"K\n" +
 	"\x16TransferLeaderResponse\x121\n" +
-	"\fregion_error\x18\x01 \x01(\v2\x0e.errorpb.ErrorR\vregionError*A\n" +
+	"\fregion_error\x18\x01 \x01(\v2\x0e.errorpb.ErrorR\vregionError\"\x97\x06\n" +
+	"\x14BatchCommandsRequest\x12A\n" +
+	"\brequests\x18\x01 \x03(\v2%.kvrpcpb.BatchCommandsRequest.RequestR\brequests\x12\x1f\n" +
+	"\vrequest_ids\x18\x02 \x03(\x04R\n" +
+	"requestIds\x1a\x9a\x05\n" +
+	"\aRequest\x121\n" +
+	"\araw_get\x18\x01 \x01(\v2\x16.kvrpcpb.RawGetRequestH\x00R\x06rawGet\x12A\n" +
+	"\rraw_batch_get\x18\x02 \x01(\v2\x1b.kvrpcpb.RawBatchGetRequestH\x00R\vrawBatchGet\x121\n" +
+	"\araw_put\x18\x03 \x01(\v2\x16.kvrpcpb.RawPutRequestH\x00R\x06rawPut\x12A\n" +
+	"\rraw_batch_put\x18\x04 \x01(\v2\x1b.kvrpcpb.RawBatchPutRequestH\x00R\vrawBatchPut\x12:\n" +
+	"\n" +
+	"raw_delete\x18\x05 \x01(\v2\x19.kvrpcpb.RawDeleteRequestH\x00R\trawDelete\x12J\n" +
+	"\x10raw_batch_delete\x18\x06 \x01(\v2\x1e.kvrpcpb.RawBatchDeleteRequestH\x00R\x0erawBatchDelete\x124\n" +
+	"\braw_scan\x18\a \x01(\v2\x17.kvrpcpb.RawScanRequestH\x00R\arawScan\x12J\n" +
+	"\x10raw_delete_range\x18\b \x01(\v2\x1e.kvrpcpb.RawDeleteRangeRequestH\x00R\x0erawDeleteRange\x12J\n" +
+	"\x10compare_and_swap\x18\t \x01(\v2\x1e.kvrpcpb.CompareAndSwapRequestH\x00R\x0ecompareAndSwap\x12'\n" +
+	"\x03get\x18\n" +
+	" \x01(\v2\x13.kvrpcpb.GetRequestH\x00R\x03get\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x10 \x01(\x04R\ttimeoutMsB\x05\n" +
+	"\x03cmd\"\xb6\x06\n" +
+	"\x15BatchCommandsResponse\x12E\n" +
+	"\tresponses\x18\x01 \x03(\v2'.kvrpcpb.BatchCommandsResponse.ResponseR\tresponses\x12\x1f\n" +
+	"\vrequest_ids\x18\x02 \x03(\x04R\n" +
+	"requestIds\x1a\xb4\x05\n" +
+	"\bResponse\x122\n" +
+	"\araw_get\x18\x01 \x01(\v2\x17.kvrpcpb.RawGetResponseH\x00R\x06rawGet\x12B\n" +
+	"\rraw_batch_get\x18\x02 \x01(\v2\x1c.kvrpcpb.RawBatchGetResponseH\x00R\vrawBatchGet\x122\n" +
+	"\araw_put\x18\x03 \x01(\v2\x17.kvrpcpb.RawPutResponseH\x00R\x06rawPut\x12B\n" +
+	"\rraw_batch_put\x18\x04 \x01(\v2\x1c.kvrpcpb.RawBatchPutResponseH\x00R\vrawBatchPut\x12;\n" +
+	"\n" +
+	"raw_delete\x18\x05 \x01(\v2\x1a.kvrpcpb.RawDeleteResponseH\x00R\trawDelete\x12K\n" +
+	"\x10raw_batch_delete\x18\x06 \x01(\v2\x1f.kvrpcpb.RawBatchDeleteResponseH\x00R\x0erawBatchDelete\x125\n" +
+	"\braw_scan\x18\a \x01(\v2\x18.kvrpcpb.RawScanResponseH\x00R\arawScan\x12K\n" +
+	"\x10raw_delete_range\x18\b \x01(\v2\x1f.kvrpcpb.RawDeleteRangeResponseH\x00R\x0erawDeleteRange\x12K\n" +
+	"\x10compare_and_swap\x18\t \x01(\v2\x1f.kvrpcpb.CompareAndSwapResponseH\x00R\x0ecompareAndSwap\x12(\n" +
+	"\x03get\x18\n" +
+	" \x01(\v2\x14.kvrpcpb.GetResponseH\x00R\x03get\x12\x12\n" +
+	"\x04code\x18\x10 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x11 \x01(\tR\amessageB\x05\n" +
+	"\x03cmd*A\n" +
 	"\x0eConfChangeType\x12\v\n" +
 	"\aAddNode\x10\x00\x12\x0e\n" +
 	"\n" +
 	"RemoveNode\x10\x01\x12\x12\n" +
-	"\x0eAddLearnerNode\x10\x022\xd5\x06\n" +
+	"\x0eAddLearnerNode\x10\x022\xa9\a\n" +
 	"\x02KV\x129\n" +
 	"\x06RawGet\x12\x16.kvrpcpb.RawGetRequest\x1a\x17.kvrpcpb.RawGetResponse\x12H\n" +
 	"\vRawBatchGet\x12\x1b.kvrpcpb.RawBatchGetRequest\x1a\x1c.kvrpcpb.RawBatchGetResponse\x129\n" +
@@ -1678,7 +2279,8 @@ const file_kvrpcpb_kvrpcpb_proto_rawDesc = "" +
 	"\x03Get\x12\x13.kvrpcpb.GetRequest\x1a\x14.kvrpcpb.GetResponse\x12E\n" +
 	"\n" +
 	"ChangePeer\x12\x1a.kvrpcpb.ChangePeerRequest\x1a\x1b.kvrpcpb.ChangePeerResponse\x12Q\n" +
-	"\x0eTransferLeader\x12\x1e.kvrpcpb.TransferLeaderRequest\x1a\x1f.kvrpcpb.TransferLeaderResponseB*Z(github.com/flaredb/flaredb/proto/kvrpcpbb\x06proto3"
+	"\x0eTransferLeader\x12\x1e.kvrpcpb.TransferLeaderRequest\x1a\x1f.kvrpcpb.TransferLeaderResponse\x12R\n" +
+	"\rBatchCommands\x12\x1d.kvrpcpb.BatchCommandsRequest\x1a\x1e.kvrpcpb.BatchCommandsResponse(\x010\x01B*Z(github.com/flaredb/flaredb/proto/kvrpcpbb\x06proto3"
 
 var (
 	file_kvrpcpb_kvrpcpb_proto_rawDescOnce sync.Once
@@ -1693,103 +2295,131 @@ func file_kvrpcpb_kvrpcpb_proto_rawDescGZIP() []byte {
 }
 
 var file_kvrpcpb_kvrpcpb_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kvrpcpb_kvrpcpb_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_kvrpcpb_kvrpcpb_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_kvrpcpb_kvrpcpb_proto_goTypes = []any{
-	(ConfChangeType)(0),            // 0: kvrpcpb.ConfChangeType
-	(*Context)(nil),                // 1: kvrpcpb.Context
-	(*KvPair)(nil),                 // 2: kvrpcpb.KvPair
-	(*RawGetRequest)(nil),          // 3: kvrpcpb.RawGetRequest
-	(*RawGetResponse)(nil),         // 4: kvrpcpb.RawGetResponse
-	(*RawBatchGetRequest)(nil),     // 5: kvrpcpb.RawBatchGetRequest
-	(*RawBatchGetResponse)(nil),    // 6: kvrpcpb.RawBatchGetResponse
-	(*RawPutRequest)(nil),          // 7: kvrpcpb.RawPutRequest
-	(*RawPutResponse)(nil),         // 8: kvrpcpb.RawPutResponse
-	(*RawBatchPutRequest)(nil),     // 9: kvrpcpb.RawBatchPutRequest
-	(*RawBatchPutResponse)(nil),    // 10: kvrpcpb.RawBatchPutResponse
-	(*RawDeleteRequest)(nil),       // 11: kvrpcpb.RawDeleteRequest
-	(*RawDeleteResponse)(nil),      // 12: kvrpcpb.RawDeleteResponse
-	(*RawBatchDeleteRequest)(nil),  // 13: kvrpcpb.RawBatchDeleteRequest
-	(*RawBatchDeleteResponse)(nil), // 14: kvrpcpb.RawBatchDeleteResponse
-	(*RawScanRequest)(nil),         // 15: kvrpcpb.RawScanRequest
-	(*RawScanResponse)(nil),        // 16: kvrpcpb.RawScanResponse
-	(*RawDeleteRangeRequest)(nil),  // 17: kvrpcpb.RawDeleteRangeRequest
-	(*RawDeleteRangeResponse)(nil), // 18: kvrpcpb.RawDeleteRangeResponse
-	(*CompareAndSwapRequest)(nil),  // 19: kvrpcpb.CompareAndSwapRequest
-	(*CompareAndSwapResponse)(nil), // 20: kvrpcpb.CompareAndSwapResponse
-	(*GetRequest)(nil),             // 21: kvrpcpb.GetRequest
-	(*GetResponse)(nil),            // 22: kvrpcpb.GetResponse
-	(*ChangePeerRequest)(nil),      // 23: kvrpcpb.ChangePeerRequest
-	(*ChangePeerResponse)(nil),     // 24: kvrpcpb.ChangePeerResponse
-	(*TransferLeaderRequest)(nil),  // 25: kvrpcpb.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 26: kvrpcpb.TransferLeaderResponse
-	(*metapb.RegionEpoch)(nil),     // 27: metapb.RegionEpoch
-	(*metapb.Peer)(nil),            // 28: metapb.Peer
-	(*errorpb.Error)(nil),          // 29: errorpb.Error
-	(*metapb.Region)(nil),          // 30: metapb.Region
+	(ConfChangeType)(0),                    // 0: kvrpcpb.ConfChangeType
+	(*Context)(nil),                        // 1: kvrpcpb.Context
+	(*KvPair)(nil),                         // 2: kvrpcpb.KvPair
+	(*RawGetRequest)(nil),                  // 3: kvrpcpb.RawGetRequest
+	(*RawGetResponse)(nil),                 // 4: kvrpcpb.RawGetResponse
+	(*RawBatchGetRequest)(nil),             // 5: kvrpcpb.RawBatchGetRequest
+	(*RawBatchGetResponse)(nil),            // 6: kvrpcpb.RawBatchGetResponse
+	(*RawPutRequest)(nil),                  // 7: kvrpcpb.RawPutRequest
+	(*RawPutResponse)(nil),                 // 8: kvrpcpb.RawPutResponse
+	(*RawBatchPutRequest)(nil),             // 9: kvrpcpb.RawBatchPutRequest
+	(*RawBatchPutResponse)(nil),            // 10: kvrpcpb.RawBatchPutResponse
+	(*RawDeleteRequest)(nil),               // 11: kvrpcpb.RawDeleteRequest
+	(*RawDeleteResponse)(nil),              // 12: kvrpcpb.RawDeleteResponse
+	(*RawBatchDeleteRequest)(nil),          // 13: kvrpcpb.RawBatchDeleteRequest
+	(*RawBatchDeleteResponse)(nil),         // 14: kvrpcpb.RawBatchDeleteResponse
+	(*RawScanRequest)(nil),                 // 15: kvrpcpb.RawScanRequest
+	(*RawScanResponse)(nil),                // 16: kvrpcpb.RawScanResponse
+	(*RawDeleteRangeRequest)(nil),          // 17: kvrpcpb.RawDeleteRangeRequest
+	(*RawDeleteRangeResponse)(nil),         // 18: kvrpcpb.RawDeleteRangeResponse
+	(*CompareAndSwapRequest)(nil),          // 19: kvrpcpb.CompareAndSwapRequest
+	(*CompareAndSwapResponse)(nil),         // 20: kvrpcpb.CompareAndSwapResponse
+	(*GetRequest)(nil),                     // 21: kvrpcpb.GetRequest
+	(*GetResponse)(nil),                    // 22: kvrpcpb.GetResponse
+	(*ChangePeerRequest)(nil),              // 23: kvrpcpb.ChangePeerRequest
+	(*ChangePeerResponse)(nil),             // 24: kvrpcpb.ChangePeerResponse
+	(*TransferLeaderRequest)(nil),          // 25: kvrpcpb.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),         // 26: kvrpcpb.TransferLeaderResponse
+	(*BatchCommandsRequest)(nil),           // 27: kvrpcpb.BatchCommandsRequest
+	(*BatchCommandsResponse)(nil),          // 28: kvrpcpb.BatchCommandsResponse
+	(*BatchCommandsRequest_Request)(nil),   // 29: kvrpcpb.BatchCommandsRequest.Request
+	(*BatchCommandsResponse_Response)(nil), // 30: kvrpcpb.BatchCommandsResponse.Response
+	(*metapb.RegionEpoch)(nil),             // 31: metapb.RegionEpoch
+	(*metapb.Peer)(nil),                    // 32: metapb.Peer
+	(*errorpb.Error)(nil),                  // 33: errorpb.Error
+	(*metapb.Region)(nil),                  // 34: metapb.Region
 }
 var file_kvrpcpb_kvrpcpb_proto_depIdxs = []int32{
-	27, // 0: kvrpcpb.Context.region_epoch:type_name -> metapb.RegionEpoch
-	28, // 1: kvrpcpb.Context.peer:type_name -> metapb.Peer
+	31, // 0: kvrpcpb.Context.region_epoch:type_name -> metapb.RegionEpoch
+	32, // 1: kvrpcpb.Context.peer:type_name -> metapb.Peer
 	1,  // 2: kvrpcpb.RawGetRequest.context:type_name -> kvrpcpb.Context
-	29, // 3: kvrpcpb.RawGetResponse.region_error:type_name -> errorpb.Error
+	33, // 3: kvrpcpb.RawGetResponse.region_error:type_name -> errorpb.Error
 	1,  // 4: kvrpcpb.RawBatchGetRequest.context:type_name -> kvrpcpb.Context
-	29, // 5: kvrpcpb.RawBatchGetResponse.region_error:type_name -> errorpb.Error
+	33, // 5: kvrpcpb.RawBatchGetResponse.region_error:type_name -> errorpb.Error
 	2,  // 6: kvrpcpb.RawBatchGetResponse.pairs:type_name -> kvrpcpb.KvPair
 	1,  // 7: kvrpcpb.RawPutRequest.context:type_name -> kvrpcpb.Context
-	29, // 8: kvrpcpb.RawPutResponse.region_error:type_name -> errorpb.Error
+	33, // 8: kvrpcpb.RawPutResponse.region_error:type_name -> errorpb.Error
 	1,  // 9: kvrpcpb.RawBatchPutRequest.context:type_name -> kvrpcpb.Context
 	2,  // 10: kvrpcpb.RawBatchPutRequest.pairs:type_name -> kvrpcpb.KvPair
-	29, // 11: kvrpcpb.RawBatchPutResponse.region_error:type_name -> errorpb.Error
+	33, // 11: kvrpcpb.RawBatchPutResponse.region_error:type_name -> errorpb.Error
 	1,  // 12: kvrpcpb.RawDeleteRequest.context:type_name -> kvrpcpb.Context
-	29, // 13: kvrpcpb.RawDeleteResponse.region_error:type_name -> errorpb.Error
+	33, // 13: kvrpcpb.RawDeleteResponse.region_error:type_name -> errorpb.Error
 	1,  // 14: kvrpcpb.RawBatchDeleteRequest.context:type_name -> kvrpcpb.Context
-	29, // 15: kvrpcpb.RawBatchDeleteResponse.region_error:type_name -> errorpb.Error
+	33, // 15: kvrpcpb.RawBatchDeleteResponse.region_error:type_name -> errorpb.Error
 	1,  // 16: kvrpcpb.RawScanRequest.context:type_name -> kvrpcpb.Context
-	29, // 17: kvrpcpb.RawScanResponse.region_error:type_name -> errorpb.Error
+	33, // 17: kvrpcpb.RawScanResponse.region_error:type_name -> errorpb.Error
 	2,  // 18: kvrpcpb.RawScanResponse.kvs:type_name -> kvrpcpb.KvPair
 	1,  // 19: kvrpcpb.RawDeleteRangeRequest.context:type_name -> kvrpcpb.Context
-	29, // 20: kvrpcpb.RawDeleteRangeResponse.region_error:type_name -> errorpb.Error
+	33, // 20: kvrpcpb.RawDeleteRangeResponse.region_error:type_name -> errorpb.Error
 	1,  // 21: kvrpcpb.CompareAndSwapRequest.context:type_name -> kvrpcpb.Context
-	29, // 22: kvrpcpb.CompareAndSwapResponse.region_error:type_name -> errorpb.Error
+	33, // 22: kvrpcpb.CompareAndSwapResponse.region_error:type_name -> errorpb.Error
 	1,  // 23: kvrpcpb.GetRequest.context:type_name -> kvrpcpb.Context
-	29, // 24: kvrpcpb.GetResponse.region_error:type_name -> errorpb.Error
+	33, // 24: kvrpcpb.GetResponse.region_error:type_name -> errorpb.Error
 	1,  // 25: kvrpcpb.ChangePeerRequest.context:type_name -> kvrpcpb.Context
 	0,  // 26: kvrpcpb.ChangePeerRequest.change_type:type_name -> kvrpcpb.ConfChangeType
-	28, // 27: kvrpcpb.ChangePeerRequest.peer:type_name -> metapb.Peer
-	29, // 28: kvrpcpb.ChangePeerResponse.region_error:type_name -> errorpb.Error
-	30, // 29: kvrpcpb.ChangePeerResponse.region:type_name -> metapb.Region
+	32, // 27: kvrpcpb.ChangePeerRequest.peer:type_name -> metapb.Peer
+	33, // 28: kvrpcpb.ChangePeerResponse.region_error:type_name -> errorpb.Error
+	34, // 29: kvrpcpb.ChangePeerResponse.region:type_name -> metapb.Region
 	1,  // 30: kvrpcpb.TransferLeaderRequest.context:type_name -> kvrpcpb.Context
-	28, // 31: kvrpcpb.TransferLeaderRequest.peer:type_name -> metapb.Peer
-	29, // 32: kvrpcpb.TransferLeaderResponse.region_error:type_name -> errorpb.Error
-	3,  // 33: kvrpcpb.KV.RawGet:input_type -> kvrpcpb.RawGetRequest
-	5,  // 34: kvrpcpb.KV.RawBatchGet:input_type -> kvrpcpb.RawBatchGetRequest
-	7,  // 35: kvrpcpb.KV.RawPut:input_type -> kvrpcpb.RawPutRequest
-	9,  // 36: kvrpcpb.KV.RawBatchPut:input_type -> kvrpcpb.RawBatchPutRequest
-	11, // 37: kvrpcpb.KV.RawDelete:input_type -> kvrpcpb.RawDeleteRequest
-	13, // 38: kvrpcpb.KV.RawBatchDelete:input_type -> kvrpcpb.RawBatchDeleteRequest
-	15, // 39: kvrpcpb.KV.RawScan:input_type -> kvrpcpb.RawScanRequest
-	17, // 40: kvrpcpb.KV.RawDeleteRange:input_type -> kvrpcpb.RawDeleteRangeRequest
-	19, // 41: kvrpcpb.KV.CompareAndSwap:input_type -> kvrpcpb.CompareAndSwapRequest
-	21, // 42: kvrpcpb.KV.Get:input_type -> kvrpcpb.GetRequest
-	23, // 43: kvrpcpb.KV.ChangePeer:input_type -> kvrpcpb.ChangePeerRequest
-	25, // 44: kvrpcpb.KV.TransferLeader:input_type -> kvrpcpb.TransferLeaderRequest
-	4,  // 45: kvrpcpb.KV.RawGet:output_type -> kvrpcpb.RawGetResponse
-	6,  // 46: kvrpcpb.KV.RawBatchGet:output_type -> kvrpcpb.RawBatchGetResponse
-	8,  // 47: kvrpcpb.KV.RawPut:output_type -> kvrpcpb.RawPutResponse
-	10, // 48: kvrpcpb.KV.RawBatchPut:output_type -> kvrpcpb.RawBatchPutResponse
-	12, // 49: kvrpcpb.KV.RawDelete:output_type -> kvrpcpb.RawDeleteResponse
-	14, // 50: kvrpcpb.KV.RawBatchDelete:output_type -> kvrpcpb.RawBatchDeleteResponse
-	16, // 51: kvrpcpb.KV.RawScan:output_type -> kvrpcpb.RawScanResponse
-	18, // 52: kvrpcpb.KV.RawDeleteRange:output_type -> kvrpcpb.RawDeleteRangeResponse
-	20, // 53: kvrpcpb.KV.CompareAndSwap:output_type -> kvrpcpb.CompareAndSwapResponse
-	22, // 54: kvrpcpb.KV.Get:output_type -> kvrpcpb.GetResponse
-	24, // 55: kvrpcpb.KV.ChangePeer:output_type -> kvrpcpb.ChangePeerResponse
-	26, // 56: kvrpcpb.KV.TransferLeader:output_type -> kvrpcpb.TransferLeaderResponse
-	45, // [45:57] is the sub-list for method output_type
-	33, // [33:45] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	32, // 31: kvrpcpb.TransferLeaderRequest.peer:type_name -> metapb.Peer
+	33, // 32: kvrpcpb.TransferLeaderResponse.region_error:type_name -> errorpb.Error
+	29, // 33: kvrpcpb.BatchCommandsRequest.requests:type_name -> kvrpcpb.BatchCommandsRequest.Request
+	30, // 34: kvrpcpb.BatchCommandsResponse.responses:type_name -> kvrpcpb.BatchCommandsResponse.Response
+	3,  // 35: kvrpcpb.BatchCommandsRequest.Request.raw_get:type_name -> kvrpcpb.RawGetRequest
+	5,  // 36: kvrpcpb.BatchCommandsRequest.Request.raw_batch_get:type_name -> kvrpcpb.RawBatchGetRequest
+	7,  // 37: kvrpcpb.BatchCommandsRequest.Request.raw_put:type_name -> kvrpcpb.RawPutRequest
+	9,  // 38: kvrpcpb.BatchCommandsRequest.Request.raw_batch_put:type_name -> kvrpcpb.RawBatchPutRequest
+	11, // 39: kvrpcpb.BatchCommandsRequest.Request.raw_delete:type_name -> kvrpcpb.RawDeleteRequest
+	13, // 40: kvrpcpb.BatchCommandsRequest.Request.raw_batch_delete:type_name -> kvrpcpb.RawBatchDeleteRequest
+	15, // 41: kvrpcpb.BatchCommandsRequest.Request.raw_scan:type_name -> kvrpcpb.RawScanRequest
+	17, // 42: kvrpcpb.BatchCommandsRequest.Request.raw_delete_range:type_name -> kvrpcpb.RawDeleteRangeRequest
+	19, // 43: kvrpcpb.BatchCommandsRequest.Request.compare_and_swap:type_name -> kvrpcpb.CompareAndSwapRequest
+	21, // 44: kvrpcpb.BatchCommandsRequest.Request.get:type_name -> kvrpcpb.GetRequest
+	4,  // 45: kvrpcpb.BatchCommandsResponse.Response.raw_get:type_name -> kvrpcpb.RawGetResponse
+	6,  // 46: kvrpcpb.BatchCommandsResponse.Response.raw_batch_get:type_name -> kvrpcpb.RawBatchGetResponse
+	8,  // 47: kvrpcpb.BatchCommandsResponse.Response.raw_put:type_name -> kvrpcpb.RawPutResponse
+	10, // 48: kvrpcpb.BatchCommandsResponse.Response.raw_batch_put:type_name -> kvrpcpb.RawBatchPutResponse
+	12, // 49: kvrpcpb.BatchCommandsResponse.Response.raw_delete:type_name -> kvrpcpb.RawDeleteResponse
+	14, // 50: kvrpcpb.BatchCommandsResponse.Response.raw_batch_delete:type_name -> kvrpcpb.RawBatchDeleteResponse
+	16, // 51: kvrpcpb.BatchCommandsResponse.Response.raw_scan:type_name -> kvrpcpb.RawScanResponse
+	18, // 52: kvrpcpb.BatchCommandsResponse.Response.raw_delete_range:type_name -> kvrpcpb.RawDeleteRangeResponse
+	20, // 53: kvrpcpb.BatchCommandsResponse.Response.compare_and_swap:type_name -> kvrpcpb.CompareAndSwapResponse
+	22, // 54: kvrpcpb.BatchCommandsResponse.Response.get:type_name -> kvrpcpb.GetResponse
+	3,  // 55: kvrpcpb.KV.RawGet:input_type -> kvrpcpb.RawGetRequest
+	5,  // 56: kvrpcpb.KV.RawBatchGet:input_type -> kvrpcpb.RawBatchGetRequest
+	7,  // 57: kvrpcpb.KV.RawPut:input_type -> kvrpcpb.RawPutRequest
+	9,  // 58: kvrpcpb.KV.RawBatchPut:input_type -> kvrpcpb.RawBatchPutRequest
+	11, // 59: kvrpcpb.KV.RawDelete:input_type -> kvrpcpb.RawDeleteRequest
+	13, // 60: kvrpcpb.KV.RawBatchDelete:input_type -> kvrpcpb.RawBatchDeleteRequest
+	15, // 61: kvrpcpb.KV.RawScan:input_type -> kvrpcpb.RawScanRequest
+	17, // 62: kvrpcpb.KV.RawDeleteRange:input_type -> kvrpcpb.RawDeleteRangeRequest
+	19, // 63: kvrpcpb.KV.CompareAndSwap:input_type -> kvrpcpb.CompareAndSwapRequest
+	21, // 64: kvrpcpb.KV.Get:input_type -> kvrpcpb.GetRequest
+	23, // 65: kvrpcpb.KV.ChangePeer:input_type -> kvrpcpb.ChangePeerRequest
+	25, // 66: kvrpcpb.KV.TransferLeader:input_type -> kvrpcpb.TransferLeaderRequest
+	27, // 67: kvrpcpb.KV.BatchCommands:input_type -> kvrpcpb.BatchCommandsRequest
+	4,  // 68: kvrpcpb.KV.RawGet:output_type -> kvrpcpb.RawGetResponse
+	6,  // 69: kvrpcpb.KV.RawBatchGet:output_type -> kvrpcpb.RawBatchGetResponse
+	8,  // 70: kvrpcpb.KV.RawPut:output_type -> kvrpcpb.RawPutResponse
+	10, // 71: kvrpcpb.KV.RawBatchPut:output_type -> kvrpcpb.RawBatchPutResponse
+	12, // 72: kvrpcpb.KV.RawDelete:output_type -> kvrpcpb.RawDeleteResponse
+	14, // 73: kvrpcpb.KV.RawBatchDelete:output_type -> kvrpcpb.RawBatchDeleteResponse
+	16, // 74: kvrpcpb.KV.RawScan:output_type -> kvrpcpb.RawScanResponse
+	18, // 75: kvrpcpb.KV.RawDeleteRange:output_type -> kvrpcpb.RawDeleteRangeResponse
+	20, // 76: kvrpcpb.KV.CompareAndSwap:output_type -> kvrpcpb.CompareAndSwapResponse
+	22, // 77: kvrpcpb.KV.Get:output_type -> kvrpcpb.GetResponse
+	24, // 78: kvrpcpb.KV.ChangePeer:output_type -> kvrpcpb.ChangePeerResponse
+	26, // 79: kvrpcpb.KV.TransferLeader:output_type -> kvrpcpb.TransferLeaderResponse
+	28, // 80: kvrpcpb.KV.BatchCommands:output_type -> kvrpcpb.BatchCommandsResponse
+	68, // [68:81] is the sub-list for method output_type
+	55, // [55:68] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_kvrpcpb_kvrpcpb_proto_init() }
@@ -1797,13 +2427,37 @@ func file_kvrpcpb_kvrpcpb_proto_init() {
 	if File_kvrpcpb_kvrpcpb_proto != nil {
 		return
 	}
+	file_kvrpcpb_kvrpcpb_proto_msgTypes[28].OneofWrappers = []any{
+		(*BatchCommandsRequest_Request_RawGet)(nil),
+		(*BatchCommandsRequest_Request_RawBatchGet)(nil),
+		(*BatchCommandsRequest_Request_RawPut)(nil),
+		(*BatchCommandsRequest_Request_RawBatchPut)(nil),
+		(*BatchCommandsRequest_Request_RawDelete)(nil),
+		(*BatchCommandsRequest_Request_RawBatchDelete)(nil),
+		(*BatchCommandsRequest_Request_RawScan)(nil),
+		(*BatchCommandsRequest_Request_RawDeleteRange)(nil),
+		(*BatchCommandsRequest_Request_CompareAndSwap)(nil),
+		(*BatchCommandsRequest_Request_Get)(nil),
+	}
+	file_kvrpcpb_kvrpcpb_proto_msgTypes[29].OneofWrappers = []any{
+		(*BatchCommandsResponse_Response_RawGet)(nil),
+		(*BatchCommandsResponse_Response_RawBatchGet)(nil),
+		(*BatchCommandsResponse_Response_RawPut)(nil),
+		(*BatchCommandsResponse_Response_RawBatchPut)(nil),
+		(*BatchCommandsResponse_Response_RawDelete)(nil),
+		(*BatchCommandsResponse_Response_RawBatchDelete)(nil),
+		(*BatchCommandsResponse_Response_RawScan)(nil),
+		(*BatchCommandsResponse_Response_RawDeleteRange)(nil),
+		(*BatchCommandsResponse_Response_CompareAndSwap)(nil),
+		(*BatchCommandsResponse_Response_Get)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvrpcpb_kvrpcpb_proto_rawDesc), len(file_kvrpcpb_kvrpcpb_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

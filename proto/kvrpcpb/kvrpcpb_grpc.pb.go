@@ -37,6 +37,7 @@ const (
 	KV_Get_FullMethodName            = "/kvrpcpb.KV/Get"
 	KV_ChangePeer_FullMethodName     = "/kvrpcpb.KV/ChangePeer"
 	KV_TransferLeader_FullMethodName = "/kvrpcpb.KV/TransferLeader"
+	KV_BatchCommands_FullMethodName  = "/kvrpcpb.KV/BatchCommands"
 )
 
 // KVClient is the client API for KV service.
@@ -56,6 +57,10 @@ type KVClient interface {
 	// Admin: membership and leadership of a region, answered by its leader.
 	ChangePeer(ctx context.Context, in *ChangePeerRequest, opts ...grpc.CallOption) (*ChangePeerResponse, error)
 	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
+	// BatchCommands multiplexes the data RPCs above over one stream, so many
+	// concurrent requests share stream messages instead of paying per-RPC
+	// overhead each. Every request behaves as its unary RPC would.
+	BatchCommands(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchCommandsRequest, BatchCommandsResponse], error)
 }
 
 type kVClient struct {
@@ -186,6 +191,19 @@ func (c *kVClient) TransferLeader(ctx context.Context, in *TransferLeaderRequest
 	return out, nil
 }
 
+func (c *kVClient) BatchCommands(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchCommandsRequest, BatchCommandsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &KV_ServiceDesc.Streams[0], KV_BatchCommands_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BatchCommandsRequest, BatchCommandsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KV_BatchCommandsClient = grpc.BidiStreamingClient[BatchCommandsRequest, BatchCommandsResponse]
+
 // KVServer is the server API for KV service.
 // All implementations must embed UnimplementedKVServer
 // for forward compatibility.
@@ -203,6 +221,10 @@ type KVServer interface {
 	// Admin: membership and leadership of a region, answered by its leader.
 	ChangePeer(context.Context, *ChangePeerRequest) (*ChangePeerResponse, error)
 	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
+	// BatchCommands multiplexes the data RPCs above over one stream, so many
+	// concurrent requests share stream messages instead of paying per-RPC
+	// overhead each. Every request behaves as its unary RPC would.
+	BatchCommands(grpc.BidiStreamingServer[BatchCommandsRequest, BatchCommandsResponse]) error
 	mustEmbedUnimplementedKVServer()
 }
 
@@ -248,6 +270,9 @@ func (UnimplementedKVServer) ChangePeer(context.Context, *ChangePeerRequest) (*C
 }
 func (UnimplementedKVServer) TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TransferLeader not implemented")
+}
+func (UnimplementedKVServer) BatchCommands(grpc.BidiStreamingServer[BatchCommandsRequest, BatchCommandsResponse]) error {
+	return status.Error(codes.Unimplemented, "method BatchCommands not implemented")
 }
 func (UnimplementedKVServer) mustEmbedUnimplementedKVServer() {}
 func (UnimplementedKVServer) testEmbeddedByValue()            {}
@@ -486,6 +511,13 @@ func _KV_TransferLeader_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KV_BatchCommands_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(KVServer).BatchCommands(&grpc.GenericServerStream[BatchCommandsRequest, BatchCommandsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type KV_BatchCommandsServer = grpc.BidiStreamingServer[BatchCommandsRequest, BatchCommandsResponse]
+
 // KV_ServiceDesc is the grpc.ServiceDesc for KV service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -542,6 +574,13 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _KV_TransferLeader_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "BatchCommands",
+			Handler:       _KV_BatchCommands_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "kvrpcpb/kvrpcpb.proto",
 }
