@@ -37,8 +37,9 @@ func (s *Store) route(rctx *kvrpcpb.Context) (*peer, *errorpb.Error) {
 	return p, nil
 }
 
-// Write proposes cmds as one Raft entry and returns their results once the
-// entry is applied on this (leader) replica.
+// Write proposes cmds as one unit (which may share a Raft entry with other
+// proposals) and returns their results once it is applied on this (leader)
+// replica.
 func (s *Store) Write(ctx context.Context, rctx *kvrpcpb.Context, cmds []*kvcmd.Command) ([]kvcmd.Result, *errorpb.Error, error) {
 	// Invalid commands are refused before proposing: an entry is applied
 	// as a unit, so one bad command must not follow good ones into the log.
@@ -48,6 +49,9 @@ func (s *Store) Write(ctx context.Context, rctx *kvrpcpb.Context, cmds []*kvcmd.
 		}
 	}
 	prop := s.newProposal()
+	// Encoded here, on the caller's goroutine, so the Raft loop only
+	// concatenates.
+	enc := appendGroup(nil, writeGroup{id: prop.id, cmds: cmds})
 	err := s.submit(func() {
 		p, rerr := s.route(rctx)
 		if rerr == nil {
@@ -58,15 +62,7 @@ func (s *Store) Write(ctx context.Context, rctx *kvrpcpb.Context, cmds []*kvcmd.
 			s.failProposal(prop.id, proposalResult{rerr: rerr})
 			return
 		}
-		if err := p.rn.Propose(encodeWrite(prop.id, cmds)); err != nil {
-			// Dropped by raft (e.g. a leader transfer is under way): it is
-			// certainly not in the log, so the client may retry elsewhere.
-			s.m.proposals.WithLabelValues("write", "rejected").Inc()
-			s.failProposal(prop.id, proposalResult{rerr: errNotLeader(p.region.GetId(), p.leaderPeer())})
-			return
-		}
-		s.m.proposals.WithLabelValues("write", "proposed").Inc()
-		prop.regionID = p.region.GetId()
+		s.queueWrite(p, prop, enc)
 	})
 	if err != nil {
 		s.takeProposal(prop.id)

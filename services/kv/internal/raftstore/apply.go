@@ -141,30 +141,41 @@ func (s *Store) applyEntries(applier *kvcmd.Applier, round *applyRound, st *appl
 }
 
 func (s *Store) applyWrite(applier *kvcmd.Applier, round *applyRound, e *raftpb.Entry) {
-	id, cmds, err := decodeWrite(e.GetData())
+	groups, err := decodeWrites(e.GetData())
 	if err != nil {
 		// Every replica decodes the same bytes, so skipping is deterministic.
 		s.lg.Error("skipping undecodable entry", zap.Uint64("index", e.GetIndex()), zap.Error(err))
 		return
 	}
-	results := make([]kvcmd.Result, 0, len(cmds))
+	for _, g := range groups {
+		if !s.applyGroup(applier, round, e.GetIndex(), g) {
+			return
+		}
+	}
+}
+
+// applyGroup applies one proposal's commands and queues its answer. It
+// returns false when the engine failed and the store is stopping.
+func (s *Store) applyGroup(applier *kvcmd.Applier, round *applyRound, index uint64, g writeGroup) bool {
+	results := make([]kvcmd.Result, 0, len(g.cmds))
 	var applyErr error
-	for _, c := range cmds {
+	for _, c := range g.cmds {
 		res, err := applier.Apply(c)
 		if err != nil {
 			if !errors.Is(err, kvcmd.ErrInvalid) {
 				// A read error: the engine is failing, nothing may continue.
-				s.fail(fmt.Errorf("raftstore: apply index %d: %w", e.GetIndex(), err))
-				return
+				s.fail(fmt.Errorf("raftstore: apply index %d: %w", index, err))
+				return false
 			}
 			// Invalid commands fail the same way on every replica, so this
-			// path is deterministic; the client hears the error.
+			// path is deterministic; the client hears the error. Other
+			// proposals merged into the entry are not affected.
 			applyErr = err
 			break
 		}
 		results = append(results, res)
 	}
-	if prop := s.takeProposal(id); prop != nil {
+	if prop := s.takeProposal(g.id); prop != nil {
 		round.replies = append(round.replies, func() {
 			if applyErr != nil {
 				prop.respond(proposalResult{err: applyErr})
@@ -173,6 +184,7 @@ func (s *Store) applyWrite(applier *kvcmd.Applier, round *applyRound, e *raftpb.
 			prop.respond(proposalResult{results: results})
 		})
 	}
+	return true
 }
 
 func (s *Store) applyConfChange(round *applyRound, st *applyState, e *raftpb.Entry) {

@@ -12,22 +12,41 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// entryKindWrite tags a normal entry carrying client commands. The tag lets
-// later kinds (split, merge) be added without guessing at old data.
-const entryKindWrite byte = 1
+// Entry kinds tag normal entries, so later kinds (split, merge) can be
+// added without guessing at old data.
+const (
+	// entryKindWrite carries one proposal's commands.
+	entryKindWrite byte = 1
+	// entryKindWriteBatch carries several proposals merged by the leader's
+	// Raft loop into one entry: one log key, one append and one apply pass
+	// for all of them instead of one each.
+	entryKindWriteBatch byte = 2
+)
 
 var errBadEntry = errors.New("raftstore: malformed entry data")
 
-// encodeWrite lays out a write proposal as: kind, uvarint proposal id,
-// uvarint command count, then each command as uvarint length + bytes. The
-// proposal id lets the proposer's waiter be found at apply time; replicas
-// that did not propose it simply find no waiter.
-func encodeWrite(id uint64, cmds []*kvcmd.Command) []byte {
-	buf := make([]byte, 0, 64)
-	buf = append(buf, entryKindWrite)
-	buf = binary.AppendUvarint(buf, id)
-	buf = binary.AppendUvarint(buf, uint64(len(cmds)))
-	for _, c := range cmds {
+// writeGroup is one proposal inside a write entry: the proposer's id (so its
+// waiter is found at apply time; replicas that did not propose it find no
+// waiter) and its commands, which apply as a unit.
+type writeGroup struct {
+	id   uint64
+	cmds []*kvcmd.Command
+}
+
+// writesHeader starts a kind 2 entry of count groups: kind 2, uvarint group
+// count, then each group as appendGroup lays it out (uvarint proposal id,
+// uvarint command count, each command as uvarint length + bytes). size is
+// the groups' total length, to allocate once.
+func writesHeader(count, size int) []byte {
+	buf := make([]byte, 0, 1+binary.MaxVarintLen64+size)
+	buf = append(buf, entryKindWriteBatch)
+	return binary.AppendUvarint(buf, uint64(count))
+}
+
+func appendGroup(buf []byte, g writeGroup) []byte {
+	buf = binary.AppendUvarint(buf, g.id)
+	buf = binary.AppendUvarint(buf, uint64(len(g.cmds)))
+	for _, c := range g.cmds {
 		b := c.Marshal()
 		buf = binary.AppendUvarint(buf, uint64(len(b)))
 		buf = append(buf, b...)
@@ -35,35 +54,77 @@ func encodeWrite(id uint64, cmds []*kvcmd.Command) []byte {
 	return buf
 }
 
-func decodeWrite(data []byte) (uint64, []*kvcmd.Command, error) {
-	if len(data) == 0 || data[0] != entryKindWrite {
-		return 0, nil, errBadEntry
+// encodeWrite is the single-proposal layout (kind 1): uvarint proposal id,
+// then the group's commands as in kind 2. Logs written before merging
+// existed hold it; it is still decoded.
+func encodeWrite(id uint64, cmds []*kvcmd.Command) []byte {
+	return appendGroup([]byte{entryKindWrite}, writeGroup{id: id, cmds: cmds})
+}
+
+// decodeWrites returns the proposals of a kind 1 or kind 2 entry.
+func decodeWrites(data []byte) ([]writeGroup, error) {
+	if len(data) == 0 {
+		return nil, errBadEntry
 	}
-	data = data[1:]
+	switch data[0] {
+	case entryKindWrite:
+		g, rest, err := decodeGroup(data[1:])
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) != 0 {
+			return nil, errBadEntry
+		}
+		return []writeGroup{g}, nil
+	case entryKindWriteBatch:
+		data = data[1:]
+		count, n := binary.Uvarint(data)
+		if n <= 0 || count > uint64(len(data)) {
+			return nil, errBadEntry
+		}
+		data = data[n:]
+		groups := make([]writeGroup, 0, count)
+		for i := uint64(0); i < count; i++ {
+			g, rest, err := decodeGroup(data)
+			if err != nil {
+				return nil, err
+			}
+			groups = append(groups, g)
+			data = rest
+		}
+		if len(data) != 0 {
+			return nil, errBadEntry
+		}
+		return groups, nil
+	}
+	return nil, errBadEntry
+}
+
+func decodeGroup(data []byte) (writeGroup, []byte, error) {
 	id, n := binary.Uvarint(data)
 	if n <= 0 {
-		return 0, nil, errBadEntry
+		return writeGroup{}, nil, errBadEntry
 	}
 	data = data[n:]
 	count, n := binary.Uvarint(data)
 	if n <= 0 || count > uint64(len(data)) {
-		return 0, nil, errBadEntry
+		return writeGroup{}, nil, errBadEntry
 	}
 	data = data[n:]
 	cmds := make([]*kvcmd.Command, 0, count)
 	for i := uint64(0); i < count; i++ {
 		l, n := binary.Uvarint(data)
 		if n <= 0 || uint64(len(data)-n) < l {
-			return 0, nil, errBadEntry
+			return writeGroup{}, nil, errBadEntry
 		}
 		c, err := kvcmd.Unmarshal(data[n : n+int(l)])
 		if err != nil {
-			return 0, nil, fmt.Errorf("raftstore: decode command: %w", err)
+			return writeGroup{}, nil, fmt.Errorf("raftstore: decode command: %w", err)
 		}
 		cmds = append(cmds, c)
 		data = data[n+int(l):]
 	}
-	return id, cmds, nil
+	return writeGroup{id: id, cmds: cmds}, data, nil
 }
 
 // encodeConfContext stores the proposal id and the full peer (with its store

@@ -45,6 +45,7 @@ func (s *Store) run() {
 				break drain
 			}
 		}
+		s.flushWrites()
 		s.handleNotices()
 		s.completeDurable()
 		s.issueReads()

@@ -17,6 +17,7 @@ type metrics struct {
 	snapshotsApplied prometheus.Counter
 	snapshotsBuilt   prometheus.Counter
 	logCompactions   prometheus.Counter
+	entryProposals   prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,6 +56,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "snapshots_built_total", Help: "Region snapshots built for lagging or new peers."}),
 		logCompactions: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "log_compactions_total", Help: "Raft log truncations."}),
+		entryProposals: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "entry_proposals", Help: "Write proposals merged into one Raft entry by the leader.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
 	}
 	for _, k := range []string{"write", "conf_change", "transfer_leader"} {
 		for _, o := range []string{"proposed", "rejected"} {
@@ -64,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.proposals, m.readIndexes, m.leaderChanges, m.walSyncSeconds, m.persistRegions,
 			m.applySeconds, m.applyEntries, m.appliedLag, m.leaders, m.regions, m.snapshotsApplied,
-			m.snapshotsBuilt, m.logCompactions)
+			m.snapshotsBuilt, m.logCompactions, m.entryProposals)
 	}
 	return m
 }

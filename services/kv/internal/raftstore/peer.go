@@ -40,6 +40,7 @@ type peer struct {
 
 	confPendingUntil time.Time
 	newReads         []*readRequest
+	pendingWrites    []pendingWrite // merged into one entry before the next Ready
 	readsInFlight    map[string][]*readRequest
 	readsWaiting     []readWait
 	pendingGC        *[2]uint64 // index, term learnt from apply

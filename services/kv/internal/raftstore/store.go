@@ -39,13 +39,15 @@ type Store struct {
 	storeID uint64
 	m       *metrics
 
-	eventc   chan func()
-	applyc   chan *applyTask
-	noticec  chan struct{}
-	stopc    chan struct{}
-	wg       sync.WaitGroup // the loop, apply, syncer and heartbeat goroutines
-	stopOnce sync.Once
-	hbc      chan *pdpb.RegionHeartbeatRequest
+	eventc chan func()
+	// writeQueue lists the peers with pendingWrites; Raft loop only.
+	writeQueue []*peer
+	applyc     chan *applyTask
+	noticec    chan struct{}
+	stopc      chan struct{}
+	wg         sync.WaitGroup // the loop, apply, syncer and heartbeat goroutines
+	stopOnce   sync.Once
+	hbc        chan *pdpb.RegionHeartbeatRequest
 
 	// failure records the storage error that stopped the store, if any.
 	failure atomic.Pointer[error]
