@@ -24,18 +24,22 @@ import (
 type Applier struct {
 	r  storage.Reader
 	wb storage.WriteBatch
-	// known caches, per key touched in this batch, its version record and
-	// value as of the end of the commands applied so far.
-	known   map[string]*entry
+	// known caches, per key touched in this batch, its record and value as
+	// of the end of the commands applied so far.
+	known map[string]*entry
+	// scratch is reused to encode records; the batch copies them.
 	scratch []byte
 }
 
 // entry is the state of one key as the batch so far leaves it.
 type entry struct {
-	rec         record
-	value       []byte // when valueLoaded and live
-	valueLoaded bool
+	rec   record
+	value []byte // the live value; nil when the key is deleted or absent
 }
+
+// maxScratch bounds the encode buffer an Applier keeps between records, so
+// one large value does not pin its size for the Applier's lifetime.
+const maxScratch = 64 << 10
 
 // NewApplier returns an Applier reading r and writing into wb.
 func NewApplier(r storage.Reader, wb storage.WriteBatch) *Applier {
@@ -117,9 +121,6 @@ func (a *Applier) cas(cmd *Command) (Result, error) {
 	}
 	cur := e.rec.current()
 	if cur != cmd.ExpectedVersion {
-		if err := a.loadValue(cmd.Key, e); err != nil {
-			return Result{}, err
-		}
 		return Result{Version: cur, Value: e.value}, nil
 	}
 	if cmd.Delete {
@@ -129,50 +130,35 @@ func (a *Applier) cas(cmd *Command) (Result, error) {
 	return Result{Succeeded: true, Version: a.put(cmd.Key, cmd.Value, e), Value: cmd.Value}, nil
 }
 
-// load returns the key's entry, reading its version record on first use.
+// load returns the key's entry, reading its record (version, deleted flag
+// and value in one engine read) on first use.
 func (a *Applier) load(key []byte) (*entry, error) {
 	if e, ok := a.known[string(key)]; ok {
 		return e, nil
 	}
 	e := &entry{}
-	b, err := a.r.Get(storage.CFVersion, key)
+	b, err := a.r.Get(storage.CFDefault, key)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		e.valueLoaded = true // never existed: no value
+		// Never existed: version 0, no value.
 	case err != nil:
-		return nil, fmt.Errorf("kvcmd: read version: %w", err)
+		return nil, fmt.Errorf("kvcmd: read %q: %w", key, err)
 	default:
-		if e.rec, err = decodeRecord(b); err != nil {
-			return nil, err
+		// The engine's Get returns a copy owned by us, so the value may
+		// stay a subslice of it for as long as the cache and results need.
+		if e.rec, e.value, err = decodeRecord(b); err != nil {
+			return nil, fmt.Errorf("kvcmd: key %q: %w", key, err)
 		}
-		e.valueLoaded = e.rec.deleted
 	}
 	a.known[string(key)] = e
 	return e, nil
 }
 
-func (a *Applier) loadValue(key []byte, e *entry) error {
-	if e.valueLoaded {
-		return nil
-	}
-	v, err := a.r.Get(storage.CFDefault, key)
-	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("kvcmd: key %q has live version %d but no value", key, e.rec.version)
-		}
-		return fmt.Errorf("kvcmd: read value: %w", err)
-	}
-	e.value, e.valueLoaded = v, true
-	return nil
-}
-
 // put gives the key the version after the last one it ever had.
 func (a *Applier) put(key, value []byte, e *entry) uint64 {
 	e.rec = record{version: e.rec.version + 1}
-	e.value, e.valueLoaded = value, true
-	a.scratch = e.rec.appendTo(a.scratch[:0])
-	a.wb.Put(storage.CFVersion, key, a.scratch) // the batch copies
-	a.wb.Put(storage.CFDefault, key, value)
+	e.value = value
+	a.write(key, e)
 	return e.rec.version
 }
 
@@ -181,19 +167,24 @@ func (a *Applier) del(key []byte, e *entry) {
 	if e.rec.current() == 0 {
 		return
 	}
-	a.tombstone(key, e)
-	a.wb.Delete(storage.CFDefault, key)
+	e.rec.deleted = true
+	e.value = nil
+	a.write(key, e)
 }
 
-func (a *Applier) tombstone(key []byte, e *entry) {
-	e.rec.deleted = true
-	e.value, e.valueLoaded = nil, true
-	a.scratch = e.rec.appendTo(a.scratch[:0])
-	a.wb.Put(storage.CFVersion, key, a.scratch)
+// write adds the key's record, as e now has it, to the batch. A tombstone
+// is a put like any other record, never an engine delete.
+func (a *Applier) write(key []byte, e *entry) {
+	a.scratch = appendRecord(a.scratch[:0], e.rec, e.value)
+	a.wb.Put(storage.CFDefault, key, a.scratch) // the batch copies
+	if cap(a.scratch) > maxScratch {
+		a.scratch = nil
+	}
 }
 
 // deleteRange tombstones every live key in [start, end) (end empty: to the
-// end of the key space) in key order, then range-deletes their values.
+// end of the key space), in key order. Tombstones are puts of the keys one
+// by one; no engine range delete is involved, since the records must stay.
 func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 	// Keys already touched by this batch are judged by their cached state
 	// (they may have been created or deleted earlier in the batch); the
@@ -203,7 +194,7 @@ func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 		rec record
 	}
 	var fromDisk []stored
-	it, err := a.r.NewIterator(storage.CFVersion, storage.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := a.r.NewIterator(storage.CFDefault, storage.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return Result{}, fmt.Errorf("kvcmd: delete range: %w", err)
 	}
@@ -212,10 +203,10 @@ func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 		if _, ok := a.known[string(k)]; ok {
 			continue
 		}
-		rec, err := decodeRecord(it.Value())
+		rec, _, err := decodeRecord(it.Value())
 		if err != nil {
 			it.Close()
-			return Result{}, err
+			return Result{}, fmt.Errorf("kvcmd: delete range: key %q: %w", k, err)
 		}
 		if rec.current() != 0 {
 			fromDisk = append(fromDisk, stored{key: append([]byte(nil), k...), rec: rec})
@@ -234,25 +225,15 @@ func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 		}
 	}
 	for _, s := range fromDisk {
+		// The value is not loaded: the key is about to become a tombstone.
 		a.known[string(s.key)] = &entry{rec: s.rec}
 		live = append(live, s.key)
-	}
-	if len(live) == 0 {
-		return Result{Succeeded: true}, nil
 	}
 	// Sorted, so every replica adds the same writes in the same order
 	// whatever the map iteration order was.
 	sort.Slice(live, func(i, j int) bool { return bytes.Compare(live[i], live[j]) < 0 })
 	for _, k := range live {
-		a.tombstone(k, a.known[string(k)])
+		a.del(k, a.known[string(k)])
 	}
-	// Every value in CFDefault has a live record, so when the range is
-	// unbounded it suffices to delete up to just past the last live key.
-	rangeEnd := end
-	if len(rangeEnd) == 0 {
-		last := live[len(live)-1]
-		rangeEnd = append(append(make([]byte, 0, len(last)+1), last...), 0)
-	}
-	a.wb.DeleteRange(storage.CFDefault, start, rangeEnd)
 	return Result{Succeeded: true}, nil
 }

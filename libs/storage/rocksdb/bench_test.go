@@ -132,7 +132,7 @@ func BenchmarkScan100(b *testing.B) {
 }
 
 // BenchmarkCAS measures the versioned read-modify-write: apply (read the
-// version record, add two puts) plus the write, without sync. group=100
+// key's record, add one put) plus the write, without sync. group=100
 // applies 100 CAS on distinct keys into one batch, as Raft apply groups
 // committed entries.
 func BenchmarkCAS(b *testing.B) {

@@ -5,13 +5,15 @@ import (
 	"time"
 
 	"github.com/flaredb/flaredb/libs/storage"
+	"github.com/flaredb/flaredb/libs/storage/kvcmd"
 	"github.com/flaredb/flaredb/proto/kvrpcpb"
 	"github.com/flaredb/flaredb/proto/metapb"
 	"github.com/flaredb/flaredb/proto/pdpb"
 	"go.uber.org/zap"
 )
 
-// maxCountedKeys caps the scan that estimates a region's size for PD.
+// maxCountedKeys caps the records (tombstones included) walked to estimate
+// a region's size for PD.
 const maxCountedKeys = 1 << 20
 
 // queueHeartbeat hands a leader's region report to the heartbeat goroutine;
@@ -43,8 +45,10 @@ func (s *Store) runHeartbeats() {
 	}
 }
 
-// approximateSize counts the region's user keys and bytes, capped so a huge
-// region costs a bounded scan.
+// approximateSize counts the region's live user keys and their key and value
+// bytes, capped so a huge region costs a bounded scan. CFDefault also holds
+// the tombstones of deleted keys (see kvcmd); they are walked but not
+// counted, and neither is a record that does not decode.
 func (s *Store) approximateSize(region *metapb.Region) (size, n uint64) {
 	it, err := s.engine.NewIterator(storage.CFDefault, storage.IterOptions{
 		LowerBound: region.GetStartKey(), UpperBound: nilIfEmpty(region.GetEndKey())})
@@ -52,9 +56,14 @@ func (s *Store) approximateSize(region *metapb.Region) (size, n uint64) {
 		return 0, 0
 	}
 	defer it.Close()
-	for ; it.Valid() && n < maxCountedKeys; it.Next() {
+	for walked := 0; it.Valid() && walked < maxCountedKeys; it.Next() {
+		walked++
+		v, ver, err := kvcmd.DecodeValue(it.Value())
+		if err != nil || ver == 0 {
+			continue
+		}
 		n++
-		size += uint64(len(it.Key()) + len(it.Value()))
+		size += uint64(len(it.Key()) + len(v))
 	}
 	return size, n
 }

@@ -119,13 +119,10 @@ func readAnywhere(t *testing.T, nodes []*testNode, regionID uint64, key string) 
 			snap, _, rerr, err := n.store.Snapshot(ctx, &kvrpcpb.Context{RegionId: regionID})
 			cancel()
 			if err == nil && rerr == nil {
-				v, gerr := snap.Get(storage.CFDefault, []byte(key))
+				v, ver, gerr := kvcmd.Get(snap, []byte(key))
 				snap.Close()
-				if gerr == storage.ErrNotFound {
-					return "", false
-				}
 				require.NoError(t, gerr)
-				return string(v), true
+				return string(v), ver != 0
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -251,19 +248,39 @@ func TestChangePeer(t *testing.T) {
 	writeAnywhere(t, []*testNode{n1}, 1, put("b", "2"))
 	// The new peer got the data by snapshot and log.
 	require.Eventually(t, func() bool {
-		v, err := n2.eng.Get(storage.CFDefault, []byte("b"))
+		v, _, err := kvcmd.Get(n2.eng, []byte("b"))
 		return err == nil && string(v) == "2"
 	}, 10*time.Second, 20*time.Millisecond)
-	v, err := n2.eng.Get(storage.CFDefault, []byte("a"))
+	v, ver, err := kvcmd.Get(n2.eng, []byte("a"))
 	require.NoError(t, err)
+	require.Equal(t, uint64(1), ver)
 	require.Equal(t, "1", string(v))
 
 	r, rerr, err = n1.store.ChangePeer(ctx, &kvrpcpb.Context{RegionId: 1}, kvrpcpb.ConfChangeType_RemoveNode, &metapb.Peer{Id: 21, StoreId: 2})
 	require.NoError(t, err)
 	require.Nil(t, rerr)
 	require.Len(t, r.GetPeers(), 1)
+	// The removed peer's data is gone from the engine, records and all.
 	require.Eventually(t, func() bool {
 		_, err := n2.eng.Get(storage.CFDefault, []byte("a"))
 		return err == storage.ErrNotFound
 	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestApproximateSizeSkipsTombstones checks the size reported to PD counts
+// live keys with their user values, not the tombstones of deleted keys nor
+// the record headers that share CFDefault with them.
+func TestApproximateSizeSkipsTombstones(t *testing.T) {
+	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
+	region := &metapb.Region{Id: 1, RegionEpoch: &metapb.RegionEpoch{ConfVer: 1, Version: 1}, Peers: []*metapb.Peer{{Id: 11, StoreId: 1}}}
+	n := startNode(t, net, t.TempDir(), 1, region)
+	defer n.stop(net)
+	nodes := []*testNode{n}
+	writeAnywhere(t, nodes, 1, put("a", "1"))
+	writeAnywhere(t, nodes, 1, put("bb", "22"))
+	writeAnywhere(t, nodes, 1, []*kvcmd.Command{{Op: kvcmd.OpDelete, Key: []byte("bb")}})
+	writeAnywhere(t, nodes, 1, put("ccc", "333"))
+	size, keys := n.store.approximateSize(region)
+	require.Equal(t, uint64(2), keys)
+	require.Equal(t, uint64(len("a1")+len("ccc333")), size)
 }

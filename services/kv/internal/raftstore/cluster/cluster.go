@@ -194,12 +194,9 @@ func (c *Cluster) Get(ctx context.Context, key []byte) (value []byte, found bool
 			if err != nil || rerr != nil {
 				continue
 			}
-			v, err := snap.Get(storage.CFDefault, key)
+			v, ver, err := kvcmd.Get(snap, key)
 			snap.Close()
-			if errors.Is(err, storage.ErrNotFound) {
-				return nil, false, nil
-			}
-			return v, err == nil, err
+			return v, err == nil && ver != 0, err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
