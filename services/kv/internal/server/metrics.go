@@ -17,6 +17,9 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	panics   prometheus.Counter
+	// batchSize counts the requests of each BatchCommands message; each
+	// request is also counted in requests and duration like a unary RPC.
+	batchSize prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,8 +44,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: namespace, Subsystem: "kv", Name: "handler_panics_total",
 			Help: "Panics recovered in gRPC handlers.",
 		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "kv", Name: "batch_commands_size",
+			Help: "Requests per BatchCommands stream message received.",
+			// 1 .. 1024, the most one message may carry.
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.panics} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.panics, m.batchSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -30,6 +30,7 @@ type Server struct {
 	lg     *zap.Logger
 	grpc   *grpc.Server
 	health *health.Server
+	kv     *kvService
 	m      *metrics
 }
 
@@ -53,8 +54,9 @@ func New(cfg Config, st Storage, lg *zap.Logger, reg prometheus.Registerer) (*Se
 	if err != nil {
 		return nil, err
 	}
+	rec := &recorder{m: m, lg: lg, slow: cfg.SlowRequestThreshold}
 	g := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(observeUnary(m, lg, cfg.SlowRequestThreshold), recoverUnary(m, lg)),
+		grpc.ChainUnaryInterceptor(observeUnary(rec), recoverUnary(m, lg)),
 		grpc.ChainStreamInterceptor(recoverStream(m, lg)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
@@ -65,13 +67,15 @@ func New(cfg Config, st Storage, lg *zap.Logger, reg prometheus.Registerer) (*Se
 			PermitWithoutStream: true,
 		}),
 	)
-	kvrpcpb.RegisterKVServer(g, &kvService{st: st, lim: cfg.Limits})
+	kv := &kvService{st: st, lim: cfg.Limits, rec: rec, maxMsg: cfg.MaxMessageSize, stopping: make(chan struct{})}
+
+	kvrpcpb.RegisterKVServer(g, kv)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(kvrpcpb.KV_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(g, hs)
 	reflection.Register(g)
-	return &Server{lg: lg, grpc: g, health: hs, m: m}, nil
+	return &Server{lg: lg, grpc: g, health: hs, kv: kv, m: m}, nil
 }
 
 // Register adds another service (e.g. Raft transport) before Serve.
@@ -90,9 +94,11 @@ func (s *Server) Serve(lis net.Listener) error {
 
 // Stop reports NOT_SERVING so health checks steer clients away, stops
 // accepting, and waits up to timeout for in-flight requests before closing
-// the remaining connections.
+// the remaining connections. BatchCommands streams stop taking commands,
+// answer the ones in flight and end, so clients reconnect elsewhere.
 func (s *Server) Stop(timeout time.Duration) {
 	s.health.Shutdown()
+	s.kv.stop()
 	done := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()

@@ -75,7 +75,7 @@ func TestSlowRequestsLogAtWarn(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
 			m, err := newMetrics(prometheus.NewRegistry())
 			require.NoError(t, err)
-			ic := observeUnary(m, zap.New(core), tt.slow)
+			ic := observeUnary(&recorder{m: m, lg: zap.New(core), slow: tt.slow})
 			req := &kvrpcpb.RawGetRequest{Context: &kvrpcpb.Context{RegionId: 9}}
 			_, err = ic(context.Background(), req, &grpc.UnaryServerInfo{FullMethod: "/kvrpcpb.KV/RawGet"}, func(context.Context, any) (any, error) { return nil, nil })
 			require.NoError(t, err)

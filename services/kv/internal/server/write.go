@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/flaredb/flaredb/libs/storage/kvcmd"
 	"github.com/flaredb/flaredb/proto/errorpb"
@@ -14,7 +15,18 @@ type kvService struct {
 	kvrpcpb.UnimplementedKVServer
 	st  Storage
 	lim Limits
+	// rec records each command of a BatchCommands stream as the unary
+	// interceptor records a unary RPC.
+	rec *recorder
+	// maxMsg is the largest message the server may send.
+	maxMsg int
+	// stopping is closed (once, by stop) when the server stops:
+	// BatchCommands streams finish their commands and end.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
+
+func (s *kvService) stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 
 // write runs one command and returns its result, or the routing error, or a
 // status error.

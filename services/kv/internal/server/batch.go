@@ -1,0 +1,301 @@
+package server
+
+import (
+	"context"
+	"io"
+	"math"
+	"path"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flaredb/flaredb/proto/kvrpcpb"
+)
+
+// BatchCommands multiplexes the data RPCs over one stream: a client sends
+// many concurrent requests in one message and gets many answers in one, so
+// per-RPC costs (HTTP/2 frames, one write per response, a goroutine and
+// interceptor chain per RPC) are paid per message rather than per request.
+//
+// Each command runs on its own goroutine through the same handler as its
+// unary RPC, recorded by the same observer (metrics under the unary method
+// name, slow-request log) and with the same panic recovery, so its answer is
+// exactly what the unary call would have returned, its gRPC status carried
+// in the response's code and message.
+
+const (
+	// maxBatchCommands is the most requests one BatchCommands message may
+	// carry; the requests of a larger message are refused one by one.
+	maxBatchCommands = 1024
+	// maxBatchResponses and batchResponseBytes bound one response message:
+	// the sender packs what is ready up to either.
+	maxBatchResponses  = 256
+	batchResponseBytes = 4 << 20
+	// batchItemOverhead over-estimates what one response adds to a message
+	// besides its own encoding: its tag and length, and its request id.
+	batchItemOverhead = 16
+)
+
+// batchResult is one command's answer on its way to the sender.
+type batchResult struct {
+	id   uint64
+	resp *kvrpcpb.BatchCommandsResponse_Response
+	size int // encoded size of resp plus batchItemOverhead
+}
+
+// BatchCommands serves one stream until the client closes its side (then
+// the commands in flight are answered first), the client goes away (they
+// are cancelled), a message is malformed, or the server stops (they are
+// answered, then the stream ends with Unavailable so the client opens a new
+// one elsewhere). It returns only after every command goroutine finished.
+func (s *kvService) BatchCommands(stream kvrpcpb.KV_BatchCommandsServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+
+	// Recv runs on its own goroutine so that a stopping server can stop
+	// taking commands without cutting the stream under those in flight.
+	// When the handler returns, gRPC ends the stream, which unblocks Recv.
+	recvc := make(chan *kvrpcpb.BatchCommandsRequest)
+	recvErrc := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErrc <- err
+				return
+			}
+			select {
+			case recvc <- msg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	respc := make(chan batchResult, maxBatchResponses)
+	sendErrc := make(chan error, 1)
+	go func() { sendErrc <- s.sendBatches(stream, respc, cancel) }()
+
+	var wg sync.WaitGroup
+	err := s.receiveBatches(ctx, cancel, recvc, recvErrc, respc, &wg)
+	wg.Wait()
+	close(respc)
+	if sendErr := <-sendErrc; err == nil {
+		err = sendErr
+	}
+	return err
+}
+
+// receiveBatches starts the commands of every message received. It cancels
+// the commands in flight only when the stream is gone (nobody would read
+// their answers); otherwise they run to completion and are answered.
+func (s *kvService) receiveBatches(ctx context.Context, cancel context.CancelFunc,
+	recvc <-chan *kvrpcpb.BatchCommandsRequest, recvErrc <-chan error,
+	respc chan<- batchResult, wg *sync.WaitGroup,
+) error {
+	for {
+		select {
+		case msg := <-recvc:
+			if err := s.startBatch(ctx, msg, respc, wg); err != nil {
+				return err
+			}
+		case err := <-recvErrc:
+			if err == io.EOF {
+				return nil
+			}
+			cancel()
+			return err
+		case <-ctx.Done():
+			// The sender failed: the stream is broken.
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "kv-service is stopping")
+		}
+	}
+}
+
+// startBatch starts one goroutine per request of msg. Mismatched request
+// ids make the answers unroutable, so they fail the whole stream.
+func (s *kvService) startBatch(ctx context.Context, msg *kvrpcpb.BatchCommandsRequest, respc chan<- batchResult, wg *sync.WaitGroup) error {
+	reqs, ids := msg.GetRequests(), msg.GetRequestIds()
+	if len(reqs) != len(ids) {
+		return status.Errorf(codes.InvalidArgument, "batch has %d requests but %d request ids", len(reqs), len(ids))
+	}
+	if len(reqs) == 0 {
+		return nil
+	}
+	s.rec.m.batchSize.Observe(float64(len(reqs)))
+	if len(reqs) > maxBatchCommands {
+		err := status.Errorf(codes.InvalidArgument, "batch has %d requests, over the max of %d requests per message",
+			len(reqs), maxBatchCommands)
+		for _, id := range ids {
+			respc <- s.result(id, errResponse(err))
+		}
+		return nil
+	}
+	for i, r := range reqs {
+		wg.Go(func() { respc <- s.result(ids[i], s.runCommand(ctx, i, r)) })
+	}
+	return nil
+}
+
+// runCommand runs request i of a message the way its unary RPC runs:
+// observed, panic-safe, under the client's remaining deadline.
+func (s *kvService) runCommand(ctx context.Context, i int, r *kvrpcpb.BatchCommandsRequest_Request) *kvrpcpb.BatchCommandsResponse_Response {
+	fullMethod, req, handler := s.command(r)
+	if handler == nil {
+		return errResponse(status.Errorf(codes.InvalidArgument, "batch request %d has no command", i))
+	}
+	if ms := r.GetTimeoutMs(); ms > 0 && ms < math.MaxInt64/uint64(time.Millisecond) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
+	}
+	resp, err := s.rec.record(ctx, path.Base(fullMethod), req, func(ctx context.Context, req any) (any, error) {
+		return callRecovering(ctx, s.rec.m, s.rec.lg, fullMethod, req, handler)
+	})
+	if err != nil {
+		return errResponse(err)
+	}
+	return okResponse(resp)
+}
+
+// result sizes resp for the sender. A response too large for one message
+// fails as its unary RPC would have (ResourceExhausted) rather than
+// breaking the stream for every other request.
+func (s *kvService) result(id uint64, resp *kvrpcpb.BatchCommandsResponse_Response) batchResult {
+	size := proto.Size(resp) + batchItemOverhead
+	if size > s.maxMsg {
+		resp = errResponse(status.Errorf(codes.ResourceExhausted,
+			"grpc: trying to send message larger than max (%d vs. %d)", size, s.maxMsg))
+		size = proto.Size(resp) + batchItemOverhead
+	}
+	return batchResult{id: id, resp: resp, size: size}
+}
+
+// sendBatches sends the answers from respc until it is closed, each message
+// packing what is ready (without waiting for more) up to maxBatchResponses
+// and batchResponseBytes. After a failed Send it cancels the commands and
+// discards the rest; it returns that Send's error.
+func (s *kvService) sendBatches(stream kvrpcpb.KV_BatchCommandsServer, respc <-chan batchResult, cancel context.CancelFunc) error {
+	var (
+		sendErr error
+		next    *batchResult // did not fit the previous message
+	)
+	for {
+		first := next
+		next = nil
+		if first == nil {
+			r, ok := <-respc
+			if !ok {
+				return sendErr
+			}
+			first = &r
+		}
+		msg := &kvrpcpb.BatchCommandsResponse{
+			Responses:  []*kvrpcpb.BatchCommandsResponse_Response{first.resp},
+			RequestIds: []uint64{first.id},
+		}
+		size := first.size
+	drain:
+		for len(msg.Responses) < maxBatchResponses {
+			select {
+			case r, ok := <-respc:
+				if !ok {
+					break drain
+				}
+				if size+r.size > batchResponseBytes || size+r.size > s.maxMsg {
+					next = &r
+					break drain
+				}
+				msg.Responses = append(msg.Responses, r.resp)
+				msg.RequestIds = append(msg.RequestIds, r.id)
+				size += r.size
+			default:
+				break drain
+			}
+		}
+		if sendErr != nil {
+			continue
+		}
+		if err := stream.Send(msg); err != nil {
+			sendErr = err
+			cancel()
+		}
+	}
+}
+
+// command resolves a batched request to its unary method, request and
+// handler; the handler is nil when no command is set.
+func (s *kvService) command(r *kvrpcpb.BatchCommandsRequest_Request) (fullMethod string, req any, handler grpc.UnaryHandler) {
+	switch c := r.GetCmd().(type) {
+	case *kvrpcpb.BatchCommandsRequest_Request_RawGet:
+		return kvrpcpb.KV_RawGet_FullMethodName, c.RawGet, unary(s.RawGet)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawBatchGet:
+		return kvrpcpb.KV_RawBatchGet_FullMethodName, c.RawBatchGet, unary(s.RawBatchGet)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawPut:
+		return kvrpcpb.KV_RawPut_FullMethodName, c.RawPut, unary(s.RawPut)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawBatchPut:
+		return kvrpcpb.KV_RawBatchPut_FullMethodName, c.RawBatchPut, unary(s.RawBatchPut)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawDelete:
+		return kvrpcpb.KV_RawDelete_FullMethodName, c.RawDelete, unary(s.RawDelete)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawBatchDelete:
+		return kvrpcpb.KV_RawBatchDelete_FullMethodName, c.RawBatchDelete, unary(s.RawBatchDelete)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawScan:
+		return kvrpcpb.KV_RawScan_FullMethodName, c.RawScan, unary(s.RawScan)
+	case *kvrpcpb.BatchCommandsRequest_Request_RawDeleteRange:
+		return kvrpcpb.KV_RawDeleteRange_FullMethodName, c.RawDeleteRange, unary(s.RawDeleteRange)
+	case *kvrpcpb.BatchCommandsRequest_Request_CompareAndSwap:
+		return kvrpcpb.KV_CompareAndSwap_FullMethodName, c.CompareAndSwap, unary(s.CompareAndSwap)
+	case *kvrpcpb.BatchCommandsRequest_Request_Get:
+		return kvrpcpb.KV_Get_FullMethodName, c.Get, unary(s.Get)
+	default:
+		return "", nil, nil
+	}
+}
+
+// unary adapts a typed handler to grpc.UnaryHandler.
+func unary[Req, Resp any](h func(context.Context, Req) (Resp, error)) grpc.UnaryHandler {
+	return func(ctx context.Context, req any) (any, error) { return h(ctx, req.(Req)) }
+}
+
+// okResponse wraps a unary handler's response.
+func okResponse(resp any) *kvrpcpb.BatchCommandsResponse_Response {
+	out := &kvrpcpb.BatchCommandsResponse_Response{}
+	switch r := resp.(type) {
+	case *kvrpcpb.RawGetResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawGet{RawGet: r}
+	case *kvrpcpb.RawBatchGetResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawBatchGet{RawBatchGet: r}
+	case *kvrpcpb.RawPutResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawPut{RawPut: r}
+	case *kvrpcpb.RawBatchPutResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawBatchPut{RawBatchPut: r}
+	case *kvrpcpb.RawDeleteResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawDelete{RawDelete: r}
+	case *kvrpcpb.RawBatchDeleteResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawBatchDelete{RawBatchDelete: r}
+	case *kvrpcpb.RawScanResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawScan{RawScan: r}
+	case *kvrpcpb.RawDeleteRangeResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_RawDeleteRange{RawDeleteRange: r}
+	case *kvrpcpb.CompareAndSwapResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_CompareAndSwap{CompareAndSwap: r}
+	case *kvrpcpb.GetResponse:
+		out.Cmd = &kvrpcpb.BatchCommandsResponse_Response_Get{Get: r}
+	default:
+		return errResponse(status.Errorf(codes.Internal, "no batch response for %T", resp))
+	}
+	return out
+}
+
+// errResponse carries err's gRPC status, as the unary RPC would have
+// failed with it.
+func errResponse(err error) *kvrpcpb.BatchCommandsResponse_Response {
+	st := status.Convert(err)
+	return &kvrpcpb.BatchCommandsResponse_Response{Code: uint32(st.Code()), Message: st.Message()}
+}
