@@ -59,7 +59,10 @@ type KVClient interface {
 	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
 	// BatchCommands multiplexes the data RPCs above over one stream, so many
 	// concurrent requests share stream messages instead of paying per-RPC
-	// overhead each. Every request behaves as its unary RPC would.
+	// overhead each. Every request behaves as its unary RPC would. A store
+	// that stops answers every request it has read, then ends the stream
+	// with UNAVAILABLE and the trailer "flaredb-batch-drained: true": the
+	// requests it did not answer did not run and may be resent.
 	BatchCommands(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchCommandsRequest, BatchCommandsResponse], error)
 }
 
@@ -223,7 +226,10 @@ type KVServer interface {
 	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
 	// BatchCommands multiplexes the data RPCs above over one stream, so many
 	// concurrent requests share stream messages instead of paying per-RPC
-	// overhead each. Every request behaves as its unary RPC would.
+	// overhead each. Every request behaves as its unary RPC would. A store
+	// that stops answers every request it has read, then ends the stream
+	// with UNAVAILABLE and the trailer "flaredb-batch-drained: true": the
+	// requests it did not answer did not run and may be resent.
 	BatchCommands(grpc.BidiStreamingServer[BatchCommandsRequest, BatchCommandsResponse]) error
 	mustEmbedUnimplementedKVServer()
 }

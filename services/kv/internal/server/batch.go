@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -50,8 +51,9 @@ type batchResult struct {
 // BatchCommands serves one stream until the client closes its side (then
 // the commands in flight are answered first), the client goes away (they
 // are cancelled), a message is malformed, or the server stops (they are
-// answered, then the stream ends with Unavailable so the client opens a new
-// one elsewhere). It returns only after every command goroutine finished.
+// answered, then the stream ends with Unavailable and drainedTrailer, so
+// the client resends what it sent meanwhile on a new stream, elsewhere if
+// need be). It returns only after every command goroutine finished.
 func (s *kvService) BatchCommands(stream kvrpcpb.KV_BatchCommandsServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
@@ -84,11 +86,25 @@ func (s *kvService) BatchCommands(stream kvrpcpb.KV_BatchCommandsServer) error {
 	err := s.receiveBatches(ctx, cancel, recvc, recvErrc, respc, &wg)
 	wg.Wait()
 	close(respc)
-	if sendErr := <-sendErrc; err == nil {
-		err = sendErr
+	if sendErr := <-sendErrc; sendErr != nil {
+		// Answers were lost: the client cannot tell what ran.
+		return sendErr
+	}
+	if err == errStopping {
+		// Every request read was answered: the client may resend the
+		// ones it sent after, which never ran.
+		stream.SetTrailer(metadata.Pairs(drainedTrailer, "true"))
 	}
 	return err
 }
+
+// errStopping ends the streams of a stopping server, with drainedTrailer.
+var errStopping = status.Error(codes.Unavailable, "kv-service is stopping")
+
+// drainedTrailer is the trailer key with which a stopping server says it
+// answered every request it read (see the BatchCommands rpc in
+// kvrpcpb.proto).
+const drainedTrailer = "flaredb-batch-drained"
 
 // receiveBatches starts the commands of every message received. It cancels
 // the commands in flight only when the stream is gone (nobody would read
@@ -113,7 +129,7 @@ func (s *kvService) receiveBatches(ctx context.Context, cancel context.CancelFun
 			// The sender failed: the stream is broken.
 			return status.FromContextError(ctx.Err()).Err()
 		case <-s.stopping:
-			return status.Error(codes.Unavailable, "kv-service is stopping")
+			return errStopping
 		}
 	}
 }

@@ -376,6 +376,8 @@ func TestBatchStreamEndsWhenServerStops(t *testing.T) {
 	require.Equal(t, uint32(codes.OK), resp.GetResponses()[0].GetCode())
 	_, err = b.stream.Recv()
 	require.Equal(t, codes.Unavailable, status.Code(err), "error: %v", err)
+	require.Equal(t, []string{"true"}, b.stream.Trailer().Get(drainedTrailer),
+		"the client learns that what was not answered did not run")
 	select {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
