@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/flaredb/flaredb/libs/client/internal/batch"
 	"github.com/flaredb/flaredb/libs/client/internal/conns"
 	"github.com/flaredb/flaredb/libs/client/internal/locate"
 	"github.com/flaredb/flaredb/libs/client/internal/retry"
@@ -35,6 +36,13 @@ type Config struct {
 	// retries. Defaults 10ms and 1s.
 	BackoffBase time.Duration
 	BackoffCap  time.Duration
+	// DisableBatching sends every request as its own unary RPC. By default
+	// (false) the data requests that goroutines make concurrently to one
+	// store share messages of one BatchCommands stream per store, which
+	// saves the store most of gRPC's per-request cost; each request still
+	// has its own deadline, result and retries. Admin calls are always
+	// unary.
+	DisableBatching bool
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +95,9 @@ type Client struct {
 	closePD func() error
 	cache   *locate.Cache
 	pool    *conns.Pool
+	// batches holds the batching KV client of each store connection; nil
+	// when batching is disabled.
+	batches *batch.Clients
 	closed  atomic.Bool
 }
 
@@ -122,7 +133,7 @@ func newClient(cfg Config, o options, pdc pd) *Client {
 		o.lg = zap.NewNop()
 	}
 	m := newMetrics(o.reg)
-	return &Client{
+	c := &Client{
 		cfg:     cfg.withDefaults(),
 		lg:      o.lg,
 		metrics: m,
@@ -131,6 +142,10 @@ func newClient(cfg Config, o options, pdc pd) *Client {
 		cache:   locate.New(pdc, o.lg, m.observeLookup),
 		pool:    conns.New(),
 	}
+	if !cfg.DisableBatching {
+		c.batches = batch.NewClients(m.observeBatch)
+	}
+	return c
 }
 
 // Close releases connections to PD and stores. Calls in flight fail; later
@@ -138,6 +153,9 @@ func newClient(cfg Config, o options, pdc pd) *Client {
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
+	}
+	if c.batches != nil {
+		c.batches.Close()
 	}
 	return errors.Join(c.closePD(), c.pool.Close())
 }

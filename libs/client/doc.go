@@ -15,6 +15,12 @@
 // conflict against its own write. Callers that need exactly-once semantics
 // should check the returned version.
 //
+// Batching: data requests that goroutines make concurrently to one store
+// share messages of one BatchCommands stream per store, which saves the
+// store most of gRPC's per-request cost. Each request keeps its own
+// deadline, result, error and retries, exactly as if sent alone;
+// Config.DisableBatching sends each as its own unary RPC instead.
+//
 // Errors are usable with errors.Is and errors.As: ErrInvalidArgument for
 // requests the server refused as sent (the server's message is kept),
 // ErrRegionUnavailable when retries ran out (wrapping the last cause, often a

@@ -11,9 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flaredb/flaredb/libs/client/internal/batchtest"
 	"github.com/flaredb/flaredb/proto/errorpb"
 	"github.com/flaredb/flaredb/proto/kvrpcpb"
 	"github.com/flaredb/flaredb/proto/metapb"
@@ -41,13 +43,26 @@ type fakeCluster struct {
 	// Unavailable, as when a leader dies after applying but before
 	// answering.
 	lostReplies int
+	// holdStore, when not 0, makes that store's Gets and RawPuts wait,
+	// before doing anything, until release is closed or the request ends;
+	// each announces itself on held first.
+	holdStore uint64
+	held      chan struct{}
+	release   chan struct{}
+
+	// drainStreams makes that many BatchCommands streams end as a stopping
+	// kv-service ends them, before answering what they read.
+	drainStreams int
+
+	servers map[uint64]*grpc.Server // store id -> its gRPC server
 }
 
 // newFakeCluster starts n stores and one region [,) with a peer on each,
 // led by store 1.
 func newFakeCluster(t *testing.T, n int) *fakeCluster {
 	fc := &fakeCluster{t: t, stores: map[uint64]string{}, regions: map[uint64]*metapb.Region{},
-		leaders: map[uint64]uint64{}, data: map[string]KV{}, requests: map[uint64]int{}}
+		leaders: map[uint64]uint64{}, data: map[string]KV{}, requests: map[uint64]int{},
+		servers: map[uint64]*grpc.Server{}}
 	r := &metapb.Region{Id: 1, RegionEpoch: &metapb.RegionEpoch{ConfVer: 1, Version: 1}}
 	for id := uint64(1); id <= uint64(n); id++ {
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,6 +72,7 @@ func newFakeCluster(t *testing.T, n int) *fakeCluster {
 		go func() { _ = srv.Serve(lis) }()
 		t.Cleanup(srv.Stop)
 		fc.stores[id] = lis.Addr().String()
+		fc.servers[id] = srv
 		r.Peers = append(r.Peers, &metapb.Peer{Id: 100 + id, StoreId: id})
 	}
 	fc.regions[1], fc.leaders[1] = r, 1
@@ -102,6 +118,31 @@ func (fc *fakeCluster) setLeader(regionID, storeID uint64) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	fc.leaders[regionID] = storeID
+}
+
+// hold makes store id's Gets and RawPuts wait until the returned release
+// func is called; held receives one value per request held.
+func (fc *fakeCluster) hold(id uint64) (held <-chan struct{}, release func()) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.holdStore, fc.held, fc.release = id, make(chan struct{}, 100), make(chan struct{})
+	return fc.held, sync.OnceFunc(func() { close(fc.release) })
+}
+
+// wait holds a request to store id while hold is on for it.
+func (fc *fakeCluster) wait(ctx context.Context, id uint64) {
+	fc.mu.Lock()
+	if fc.holdStore != id {
+		fc.mu.Unlock()
+		return
+	}
+	held, release := fc.held, fc.release
+	fc.mu.Unlock()
+	held <- struct{}{}
+	select {
+	case <-release:
+	case <-ctx.Done():
+	}
 }
 
 func (fc *fakeCluster) served(storeID uint64) int {
@@ -155,11 +196,32 @@ type fakeStore struct {
 	id uint64
 }
 
-func (s *fakeStore) Get(_ context.Context, req *kvrpcpb.GetRequest) (*kvrpcpb.GetResponse, error) {
+// BatchCommands serves the SDK's batching path through the unary methods
+// above.
+func (s *fakeStore) BatchCommands(stream kvrpcpb.KV_BatchCommandsServer) error {
+	s.fc.mu.Lock()
+	drain := s.fc.drainStreams > 0
+	if drain {
+		s.fc.drainStreams--
+	}
+	s.fc.mu.Unlock()
+	if drain {
+		if _, err := stream.Recv(); err != nil {
+			return err
+		}
+		// kvrpcpb.proto: what was not answered did not run.
+		stream.SetTrailer(metadata.Pairs("flaredb-batch-drained", "true"))
+		return status.Error(codes.Unavailable, "kv-service is stopping")
+	}
+	return batchtest.Serve(s, stream)
+}
+
+func (s *fakeStore) Get(ctx context.Context, req *kvrpcpb.GetRequest) (*kvrpcpb.GetResponse, error) {
 	if len(req.Key) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "key is empty")
 	}
 	fc := s.fc
+	fc.wait(ctx, s.id)
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	if e := fc.checkLocked(s.id, req.Context, req.Key); e != nil {
@@ -169,8 +231,9 @@ func (s *fakeStore) Get(_ context.Context, req *kvrpcpb.GetRequest) (*kvrpcpb.Ge
 	return &kvrpcpb.GetResponse{Value: kv.Value, Version: kv.Version, NotFound: !ok}, nil
 }
 
-func (s *fakeStore) RawPut(_ context.Context, req *kvrpcpb.RawPutRequest) (*kvrpcpb.RawPutResponse, error) {
+func (s *fakeStore) RawPut(ctx context.Context, req *kvrpcpb.RawPutRequest) (*kvrpcpb.RawPutResponse, error) {
 	fc := s.fc
+	fc.wait(ctx, s.id)
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	if e := fc.checkLocked(s.id, req.Context, req.Key); e != nil {

@@ -9,6 +9,7 @@ type metrics struct {
 	duration     *prometheus.HistogramVec
 	retries      *prometheus.CounterVec
 	regionLookup *prometheus.CounterVec
+	batchSize    prometheus.Histogram
 }
 
 // commands and retryReasons list every label value up front so each series
@@ -45,6 +46,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:      "region_cache_total",
 			Help:      "Region cache lookups, by result (hit or miss).",
 		}, []string{"result"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "flaredb",
+			Subsystem: "client",
+			Name:      "batch_commands_size",
+			Help:      "Requests per BatchCommands stream message sent to a store.",
+			// 1 .. 128, the most the SDK packs into one message.
+			Buckets: prometheus.ExponentialBuckets(1, 2, 8),
+		}),
 	}
 	for _, c := range commands {
 		m.duration.WithLabelValues(c)
@@ -55,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.regionLookup.WithLabelValues("hit")
 	m.regionLookup.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(m.duration, m.retries, m.regionLookup)
+		reg.MustRegister(m.duration, m.retries, m.regionLookup, m.batchSize)
 	}
 	return m
 }
@@ -67,3 +76,5 @@ func (m *metrics) observeLookup(hit bool) {
 		m.regionLookup.WithLabelValues("miss").Inc()
 	}
 }
+
+func (m *metrics) observeBatch(n int) { m.batchSize.Observe(float64(n)) }

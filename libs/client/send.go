@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/flaredb/flaredb/libs/client/internal/batch"
 	"github.com/flaredb/flaredb/libs/client/internal/locate"
 	"github.com/flaredb/flaredb/libs/client/internal/retry"
 	"github.com/flaredb/flaredb/proto/errorpb"
@@ -137,7 +139,7 @@ func (c *Client) attempt(ctx context.Context, cmd string, g group, send sendFunc
 		return outcome{err: c.errClosedIfClosed(err)}
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	regionErr, err := send(actx, kvrpcpb.NewKVClient(cc), g.loc, g.idxs)
+	regionErr, err := send(actx, c.kvClient(cc), g.loc, g.idxs)
 	cancel()
 	if regionErr != nil {
 		return c.onRegionError(g.loc, regionErr)
@@ -180,6 +182,17 @@ func (c *Client) attempt(ctx context.Context, cmd string, g group, send sendFunc
 	return outcome{err: fmt.Errorf("store %s: %w", g.loc.Addr, err)}
 }
 
+// kvClient returns the KV client for a store connection: the one batching
+// requests on the connection's BatchCommands stream unless disabled. Either
+// answers with the statuses a unary call would, so attempt classifies both
+// alike.
+func (c *Client) kvClient(cc *grpc.ClientConn) kvrpcpb.KVClient {
+	if c.batches == nil {
+		return kvrpcpb.NewKVClient(cc)
+	}
+	return c.batches.Get(cc)
+}
+
 // notApplyOnce names the commands that must not be sent again once a
 // request may have reached the leader: applying them twice is visible (a put
 // or CAS gives the key a second new version; a retried CAS can conflict with
@@ -190,10 +203,18 @@ var notApplyOnce = map[string]bool{
 	"put": true, "batch_put": true, "cas": true, "change_peer": true,
 }
 
-// neverSent reports whether an Unavailable status proves the request never
-// left this process: the connection could not be established, so no store
-// saw it and resending cannot apply it twice.
+// neverSent reports whether an Unavailable status proves that no store ran
+// the request, so resending cannot apply it twice: the connection could not
+// be established, or the batch stream says the request did not run. A
+// batch stream that broke after the request was sent proves nothing,
+// whatever its cause says.
 func neverSent(st *status.Status) bool {
+	switch {
+	case batch.NotRun(st):
+		return true
+	case batch.IsBroken(st):
+		return false
+	}
 	msg := st.Message()
 	return strings.Contains(msg, "Error while dialing") || strings.Contains(msg, "connection refused")
 }
