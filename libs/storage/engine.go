@@ -5,13 +5,13 @@ import "errors"
 // Column families. Every engine MUST provide all of them; keys written to one
 // family never collide with keys of another.
 const (
-	// CFDefault holds user data: user key -> one kvcmd record combining the
-	// key's version, a deleted flag and the value (see kvcmd). A deleted
-	// key keeps its record as a tombstone so versions never repeat.
+	// CFDefault holds user values: user key -> the value of a live key,
+	// prefixed with a copy of its version (see kvcmd), so reads need this
+	// family only.
 	CFDefault = "default"
-	// CFVersion is unused and reserved. It held per-key version records
-	// before kvcmd moved them into CFDefault beside the value; engines
-	// still create it so the set of column families does not change.
+	// CFVersion holds per-key version metadata: user key -> encoded version
+	// record (see kvcmd). A record outlives the key's deletion so versions
+	// never repeat.
 	CFVersion = "version"
 	// CFRaft holds Raft log entries, HardState and apply state per region.
 	CFRaft = "raft"

@@ -24,17 +24,26 @@ import (
 type Applier struct {
 	r  storage.Reader
 	wb storage.WriteBatch
-	// known caches, per key touched in this batch, its record and value as
-	// of the end of the commands applied so far.
+	// known caches, per key touched in this batch (and, when retaining,
+	// in earlier ones), its version record, and its value as of the end of
+	// the commands applied so far while this batch is filled.
 	known map[string]*entry
+	// valued lists the entries given a value in this batch; Reset drops
+	// those values when retaining, so the cache holds version records only
+	// and never pins command buffers.
+	valued []*entry
+	// retain bounds how many keys known keeps across Reset; zero means it
+	// is forgotten at every Reset.
+	retain int
 	// scratch is reused to encode records; the batch copies them.
 	scratch []byte
 }
 
 // entry is the state of one key as the batch so far leaves it.
 type entry struct {
-	rec   record
-	value []byte // the live value; nil when the key is deleted or absent
+	rec         record
+	value       []byte // when valueLoaded and live
+	valueLoaded bool
 }
 
 // maxScratch bounds the encode buffer an Applier keeps between records, so
@@ -48,11 +57,39 @@ func NewApplier(r storage.Reader, wb storage.WriteBatch) *Applier {
 	return a
 }
 
-// Reset prepares the Applier for the next batch, forgetting what the last
-// one wrote; call it after that batch was written (or dropped).
+// Retain makes the Applier keep the version records of up to maxKeys keys
+// across Reset (beyond that it forgets them all at the next Reset), so a
+// put to a recently written key needs no engine read. This is only correct
+// while every change to user data goes through this Applier's batches, each
+// written before the next Reset: the caller MUST call Forget, between
+// batches, before anything else changes user data (a Raft snapshot,
+// deleting a removed region) and after dropping a batch instead of writing
+// it.
+func (a *Applier) Retain(maxKeys int) { a.retain = maxKeys }
+
+// Forget drops everything the Applier knows about keys.
+func (a *Applier) Forget() {
+	clear(a.known)
+	clear(a.valued)
+	a.valued = a.valued[:0]
+}
+
+// Reset prepares the Applier for the next batch; call it after the last one
+// was written (or, after calling Forget, dropped). Unless retaining, it
+// forgets what the last batch wrote.
 func (a *Applier) Reset(r storage.Reader, wb storage.WriteBatch) {
 	a.r, a.wb = r, wb
-	clear(a.known)
+	if len(a.known) > a.retain {
+		a.Forget()
+		return
+	}
+	for _, e := range a.valued {
+		if e.rec.current() != 0 {
+			e.value, e.valueLoaded = nil, false
+		}
+	}
+	clear(a.valued)
+	a.valued = a.valued[:0]
 }
 
 // Apply evaluates cmd against the reader plus everything applied earlier in
@@ -121,6 +158,9 @@ func (a *Applier) cas(cmd *Command) (Result, error) {
 	}
 	cur := e.rec.current()
 	if cur != cmd.ExpectedVersion {
+		if err := a.loadValue(cmd.Key, e); err != nil {
+			return Result{}, err
+		}
 		return Result{Version: cur, Value: e.value}, nil
 	}
 	if cmd.Delete {
@@ -130,61 +170,91 @@ func (a *Applier) cas(cmd *Command) (Result, error) {
 	return Result{Succeeded: true, Version: a.put(cmd.Key, cmd.Value, e), Value: cmd.Value}, nil
 }
 
-// load returns the key's entry, reading its record (version, deleted flag
-// and value in one engine read) on first use.
+// load returns the key's entry, reading its version record on first use.
 func (a *Applier) load(key []byte) (*entry, error) {
 	if e, ok := a.known[string(key)]; ok {
 		return e, nil
 	}
 	e := &entry{}
-	b, err := a.r.Get(storage.CFDefault, key)
+	b, err := a.r.Get(storage.CFVersion, key)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		// Never existed: version 0, no value.
+		e.valueLoaded = true // never existed: no value
 	case err != nil:
-		return nil, fmt.Errorf("kvcmd: read %q: %w", key, err)
+		return nil, fmt.Errorf("kvcmd: read version of %q: %w", key, err)
 	default:
-		// The engine's Get returns a copy owned by us, so the value may
-		// stay a subslice of it for as long as the cache and results need.
-		if e.rec, e.value, err = decodeRecord(b); err != nil {
+		if e.rec, err = decodeVersion(b); err != nil {
 			return nil, fmt.Errorf("kvcmd: key %q: %w", key, err)
 		}
+		e.valueLoaded = e.rec.deleted
 	}
 	a.known[string(key)] = e
 	return e, nil
 }
 
-// put gives the key the version after the last one it ever had.
+// loadValue reads a live key's value when the entry does not have it yet.
+func (a *Applier) loadValue(key []byte, e *entry) error {
+	if e.valueLoaded {
+		return nil
+	}
+	b, err := a.r.Get(storage.CFDefault, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: key %q has live version %d but no value", ErrCorrupt, key, e.rec.version)
+	}
+	if err != nil {
+		return fmt.Errorf("kvcmd: read value of %q: %w", key, err)
+	}
+	// The engine's Get returns a copy owned by us, so the value may stay a
+	// subslice of it for as long as the cache and results need.
+	v, version, err := DecodeValue(b)
+	if err != nil {
+		return fmt.Errorf("kvcmd: key %q: %w", key, err)
+	}
+	if version != e.rec.version {
+		return fmt.Errorf("%w: key %q has version %d but its value version %d", ErrCorrupt, key, e.rec.version, version)
+	}
+	e.setValue(a, v)
+	return nil
+}
+
+func (e *entry) setValue(a *Applier, v []byte) {
+	e.value, e.valueLoaded = v, true
+	if a.retain > 0 {
+		a.valued = append(a.valued, e)
+	}
+}
+
+// put gives the key the version after the last one it ever had, writing its
+// version record and value record.
 func (a *Applier) put(key, value []byte, e *entry) uint64 {
 	e.rec = record{version: e.rec.version + 1}
-	e.value = value
-	a.write(key, e)
+	e.setValue(a, value)
+	a.scratch = appendVersion(a.scratch[:0], e.rec)
+	a.wb.Put(storage.CFVersion, key, a.scratch) // the batch copies
+	a.scratch = appendValue(a.scratch[:0], e.rec.version, value)
+	a.wb.Put(storage.CFDefault, key, a.scratch)
+	if cap(a.scratch) > maxScratch {
+		a.scratch = nil
+	}
 	return e.rec.version
 }
 
-// del turns a live key into a tombstone that keeps its last version.
+// del turns a live key into a tombstone that keeps its last version and
+// deletes its value record.
 func (a *Applier) del(key []byte, e *entry) {
 	if e.rec.current() == 0 {
 		return
 	}
 	e.rec.deleted = true
-	e.value = nil
-	a.write(key, e)
-}
-
-// write adds the key's record, as e now has it, to the batch. A tombstone
-// is a put like any other record, never an engine delete.
-func (a *Applier) write(key []byte, e *entry) {
-	a.scratch = appendRecord(a.scratch[:0], e.rec, e.value)
-	a.wb.Put(storage.CFDefault, key, a.scratch) // the batch copies
-	if cap(a.scratch) > maxScratch {
-		a.scratch = nil
-	}
+	e.setValue(a, nil)
+	a.scratch = appendVersion(a.scratch[:0], e.rec)
+	a.wb.Put(storage.CFVersion, key, a.scratch)
+	a.wb.Delete(storage.CFDefault, key)
 }
 
 // deleteRange tombstones every live key in [start, end) (end empty: to the
-// end of the key space), in key order. Tombstones are puts of the keys one
-// by one; no engine range delete is involved, since the records must stay.
+// end of the key space), in key order. The version records must stay, so
+// each key is deleted on its own rather than by an engine range delete.
 func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 	// Keys already touched by this batch are judged by their cached state
 	// (they may have been created or deleted earlier in the batch); the
@@ -194,7 +264,7 @@ func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 		rec record
 	}
 	var fromDisk []stored
-	it, err := a.r.NewIterator(storage.CFDefault, storage.IterOptions{LowerBound: start, UpperBound: end})
+	it, err := a.r.NewIterator(storage.CFVersion, storage.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return Result{}, fmt.Errorf("kvcmd: delete range: %w", err)
 	}
@@ -203,7 +273,7 @@ func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 		if _, ok := a.known[string(k)]; ok {
 			continue
 		}
-		rec, _, err := decodeRecord(it.Value())
+		rec, err := decodeVersion(it.Value())
 		if err != nil {
 			it.Close()
 			return Result{}, fmt.Errorf("kvcmd: delete range: key %q: %w", k, err)

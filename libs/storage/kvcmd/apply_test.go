@@ -185,26 +185,29 @@ func rawKeys(t *testing.T, r storage.Reader, cf string) map[string][]byte {
 	return out
 }
 
-func TestOneEngineKeyPerUserKey(t *testing.T) {
+func TestLayout(t *testing.T) {
 	e := openEngine(t)
 	wb := e.NewWriteBatch()
 	defer wb.Close()
 	a := kvcmd.NewApplier(e, wb)
 	_, err := a.Apply(put("k", "v"))
 	require.NoError(t, err)
-	require.Equal(t, 1, wb.Count(), "a put is one write")
-	_, err = a.Apply(del("k"))
+	require.Equal(t, 2, wb.Count(), "a put writes the version record and the value record")
+	_, err = a.Apply(put("gone", "v"))
 	require.NoError(t, err)
-	require.Equal(t, 2, wb.Count(), "a delete is one write (a tombstone)")
+	_, err = a.Apply(del("gone"))
+	require.NoError(t, err)
+	require.Equal(t, 6, wb.Count(), "a delete writes a tombstone and deletes the value")
 	require.NoError(t, e.Write(wb, storage.WriteOptions{}))
 
-	require.Empty(t, rawKeys(t, e, storage.CFVersion), "the version column family is not written")
-	raw := rawKeys(t, e, storage.CFDefault)
-	require.Len(t, raw, 1)
-	v, ver, err := kvcmd.DecodeValue(raw["k"])
+	versions := rawKeys(t, e, storage.CFVersion)
+	require.Len(t, versions, 2, "both keys keep a version record")
+	values := rawKeys(t, e, storage.CFDefault)
+	require.Len(t, values, 1, "only the live key has a value record")
+	v, ver, err := kvcmd.DecodeValue(values["k"])
 	require.NoError(t, err)
-	require.Nil(t, v)
-	require.Zero(t, ver)
+	require.Equal(t, "v", string(v))
+	require.Equal(t, uint64(1), ver)
 }
 
 func TestVersionContinuesAfterDelete(t *testing.T) {
@@ -226,7 +229,8 @@ func TestVersionContinuesAfterDelete(t *testing.T) {
 func TestGetTombstone(t *testing.T) {
 	e := openEngine(t)
 	applyBatch(t, e, put("k", "v"), del("k"))
-	require.Len(t, rawKeys(t, e, storage.CFDefault), 1, "the tombstone is stored")
+	require.Len(t, rawKeys(t, e, storage.CFVersion), 1, "the tombstone is stored")
+	require.Empty(t, rawKeys(t, e, storage.CFDefault), "the value is gone")
 	for _, r := range []storage.Reader{e, mustSnapshot(t, e)} {
 		v, ver, err := kvcmd.Get(r, []byte("k"))
 		require.NoError(t, err)
@@ -266,8 +270,9 @@ func TestDeleteRangeMixed(t *testing.T) {
 	res, err := a.Apply(delRange("a", "f"))
 	require.NoError(t, err)
 	require.Equal(t, kvcmd.Result{Succeeded: true}, res)
-	// Tombstones for a, b, cc, e; nothing for c and d (already deleted).
-	require.Equal(t, before+4, wb.Count())
+	// Tombstones (and value deletes) for a, b, cc, e; nothing for c and d
+	// (already deleted).
+	require.Equal(t, before+8, wb.Count())
 	// The same batch sees the range delete.
 	res, err = a.Apply(put("e", "3"))
 	require.NoError(t, err)
@@ -282,8 +287,8 @@ func TestDeleteRangeMixed(t *testing.T) {
 	requireGet(t, e, "e", "3", 3)
 	requireGet(t, e, "g", "1", 1)
 	requireGet(t, e, "h", "1", 1)
-	raw := rawKeys(t, e, storage.CFDefault)
-	require.Len(t, raw, 8, "every key ever written keeps one record")
+	require.Len(t, rawKeys(t, e, storage.CFVersion), 8, "every key ever written keeps its version record")
+	require.Len(t, rawKeys(t, e, storage.CFDefault), 3, "only e, g and h have values")
 	// Versions continue above what each tombstone kept.
 	res2 := applyBatch(t, e, put("a", "x"), put("b", "x"), put("cc", "x"), put("d", "x"))
 	require.Equal(t, []uint64{2, 3, 2, 3}, []uint64{res2[0].Version, res2[1].Version, res2[2].Version, res2[3].Version})
@@ -298,50 +303,145 @@ func TestDeleteRangeDeterministic(t *testing.T) {
 		e := openEngine(t)
 		applyBatch(t, e, put("k1", "1"), put("k3", "1"), put("k5", "1"))
 		applyBatch(t, e, put("k2", "1"), put("k4", "1"), put("k6", "1"), delRange("k", ""), put("k1", "2"))
-		dumps = append(dumps, rawKeys(t, e, storage.CFDefault))
+		dumps = append(dumps, rawKeys(t, e, storage.CFDefault), rawKeys(t, e, storage.CFVersion))
 	}
-	require.Equal(t, dumps[0], dumps[1])
+	require.Equal(t, dumps[0], dumps[2])
+	require.Equal(t, dumps[1], dumps[3])
 }
 
 func TestCorruptRecord(t *testing.T) {
 	cases := []struct {
-		name string
-		raw  []byte
-		want string
+		name    string
+		cf      string
+		raw     []byte
+		want    string
+		readers bool // whether Get and Scan read this column family
 	}{
-		{"old format 1", []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0}, "format 1"},
-		{"short", []byte{2, 0, 0}, "shorter than"},
-		{"empty", []byte{}, "shorter than"},
-		{"unknown format", []byte{3, 0, 0, 0, 0, 0, 0, 0, 7, 0}, "unknown format 3"},
-		{"unknown flags", []byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 2}, "unknown flags"},
-		{"version 0", []byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'v'}, "version 0"},
-		{"tombstone with value", []byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 1, 'v'}, "tombstone with 1 value bytes"},
+		{"value: short", storage.CFDefault, []byte{2, 0, 0}, "shorter than", true},
+		{"value: empty", storage.CFDefault, []byte{}, "shorter than", true},
+		{"value: version record", storage.CFDefault, []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0}, "header", true},
+		{"value: flags", storage.CFDefault, []byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 1}, "header", true},
+		{"value: version 0", storage.CFDefault, []byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'v'}, "version 0", true},
+		{"version: too long", storage.CFVersion, []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0}, "version record", false},
+		{"version: value record", storage.CFVersion, []byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 0}, "version record", false},
+		{"version: flags", storage.CFVersion, []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 2}, "version record", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := openEngine(t)
 			wb := e.NewWriteBatch()
-			wb.Put(storage.CFDefault, []byte("k"), c.raw)
+			wb.Put(c.cf, []byte("k"), c.raw)
 			require.NoError(t, e.Write(wb, storage.WriteOptions{}))
 			wb.Close()
 
-			_, _, err := kvcmd.Get(e, []byte("k"))
-			require.ErrorIs(t, err, kvcmd.ErrCorrupt)
-			require.Contains(t, err.Error(), c.want)
-			_, err = kvcmd.Scan(e, nil, nil, 0, false, true)
-			require.ErrorIs(t, err, kvcmd.ErrCorrupt)
-			_, _, err = kvcmd.DecodeValue(c.raw)
-			require.ErrorIs(t, err, kvcmd.ErrCorrupt)
-
+			if c.readers {
+				_, _, err := kvcmd.Get(e, []byte("k"))
+				require.ErrorIs(t, err, kvcmd.ErrCorrupt)
+				require.Contains(t, err.Error(), c.want)
+				_, err = kvcmd.Scan(e, nil, nil, 0, false, true)
+				require.ErrorIs(t, err, kvcmd.ErrCorrupt)
+				_, _, err = kvcmd.DecodeValue(c.raw)
+				require.ErrorIs(t, err, kvcmd.ErrCorrupt)
+				return
+			}
 			wb = e.NewWriteBatch()
 			defer wb.Close()
 			a := kvcmd.NewApplier(e, wb)
 			for _, cmd := range []*kvcmd.Command{put("k", "v"), del("k"), cas("k", 7, "v"), delRange("", "")} {
 				_, err := a.Apply(cmd)
 				require.ErrorIs(t, err, kvcmd.ErrCorrupt, "op %v", cmd.Op)
+				require.Contains(t, err.Error(), c.want)
 				require.NotErrorIs(t, err, kvcmd.ErrInvalid)
 			}
 			require.Zero(t, wb.Count(), "a failed read adds nothing")
 		})
 	}
+}
+
+// A live version record without its value record is corruption, which a
+// CAS conflict (the one command that needs the value) reports.
+func TestMissingValueRecord(t *testing.T) {
+	e := openEngine(t)
+	applyBatch(t, e, put("k", "v"))
+	wb := e.NewWriteBatch()
+	wb.Delete(storage.CFDefault, []byte("k"))
+	require.NoError(t, e.Write(wb, storage.WriteOptions{}))
+	wb.Close()
+	wb = e.NewWriteBatch()
+	defer wb.Close()
+	_, err := kvcmd.NewApplier(e, wb).Apply(cas("k", 5, "x"))
+	require.ErrorIs(t, err, kvcmd.ErrCorrupt)
+}
+
+// With Retain, a second batch writing the same keys reads nothing from the
+// engine, and still numbers versions on from the first batch.
+func TestRetainAcrossBatches(t *testing.T) {
+	e := openEngine(t)
+	r := &countingReader{Reader: e}
+	a := kvcmd.NewApplier(r, nil)
+	a.Retain(100)
+	apply := func(cmds ...*kvcmd.Command) []kvcmd.Result {
+		wb := e.NewWriteBatch()
+		defer wb.Close()
+		a.Reset(r, wb)
+		var out []kvcmd.Result
+		for _, c := range cmds {
+			res, err := a.Apply(c)
+			require.NoError(t, err)
+			out = append(out, res)
+		}
+		require.NoError(t, e.Write(wb, storage.WriteOptions{}))
+		return out
+	}
+	apply(put("a", "1"), put("b", "1"))
+	reads := r.gets
+	res := apply(put("a", "2"), del("b"), cas("a", 1, "x"))
+	require.Equal(t, reads, r.gets, "retained keys are not read again")
+	require.Equal(t, uint64(2), res[0].Version)
+	require.Equal(t, kvcmd.Result{Version: 2, Value: []byte("2")}, res[2], "a conflict sees the value put in its batch")
+	// Values are not retained across batches: a conflict reads the value.
+	res = apply(cas("a", 1, "x"))
+	require.Equal(t, reads+1, r.gets)
+	require.Equal(t, kvcmd.Result{Version: 2, Value: []byte("2")}, res[0])
+	reads = r.gets
+	requireGet(t, e, "a", "2", 2)
+
+	// Something else changes the data (as a Raft snapshot would): after
+	// Forget the Applier reads it again.
+	wb := e.NewWriteBatch()
+	wb.Put(storage.CFVersion, []byte("a"), versionRecord(t, 9))
+	require.NoError(t, e.Write(wb, storage.WriteOptions{}))
+	wb.Close()
+	a.Forget()
+	require.Equal(t, uint64(10), apply(put("a", "3"))[0].Version)
+
+	// Beyond the key bound everything is forgotten at the next Reset.
+	a.Retain(1)
+	apply(put("a", "4"), put("b", "4"))
+	reads = r.gets
+	apply(put("a", "5"))
+	require.Equal(t, reads+1, r.gets)
+}
+
+// versionRecord returns the version record a key has after v puts, as
+// kvcmd stores it, made by putting v times on a scratch engine.
+func versionRecord(t *testing.T, v uint64) []byte {
+	t.Helper()
+	scratch := openEngine(t)
+	for i := uint64(0); i < v; i++ {
+		applyBatch(t, scratch, put("a", "x"))
+	}
+	raw := rawKeys(t, scratch, storage.CFVersion)["a"]
+	require.NotNil(t, raw)
+	return raw
+}
+
+type countingReader struct {
+	storage.Reader
+	gets int
+}
+
+func (r *countingReader) Get(cf string, key []byte) ([]byte, error) {
+	r.gets++
+	return r.Reader.Get(cf, key)
 }

@@ -5,14 +5,15 @@
 // produces byte-identical batches and results, which is what lets the Raft
 // layer run this code at apply time on every replica.
 //
-// Layout: every user key is exactly one key in storage.CFDefault whose value
-// is a record [format=2][version uint64 big-endian][flags][value bytes]
-// (record.go). One record carries both version and value, so a put is one
-// engine read and one write, a Get one engine read, and a Scan one
-// iterator. storage.CFVersion is not used.
+// Layout (record.go): storage.CFVersion holds every key's version record
+// [1][version][flags], the authority on its version, kept as a tombstone
+// after deletion. storage.CFDefault holds each live key's value together
+// with a copy of its version, [2][version][0][value], so a Get is one
+// engine read and a Scan one iterator that never walks tombstones. A put
+// reads the version record and writes both keys in one batch.
 //
 // Versions: every key has a uint64 version, 0 meaning "does not exist". A
-// deleted key's record stays as a tombstone (deleted flag, no value bytes),
-// so a key's versions strictly increase over its whole life, across delete
-// and re-create, and are never reused.
+// deleted key's version record stays as a tombstone, so a key's versions
+// strictly increase over its whole life, across delete and re-create, and
+// are never reused.
 package kvcmd

@@ -17,10 +17,10 @@ type KV struct {
 // Get returns the key's value and version; version 0 and a nil value when
 // the key is absent (never written, or deleted), which is not an error.
 //
-// It is one engine read: version and value live in the same record, so
-// they always agree, and r may be a live engine without a snapshot. The
-// value is owned by the caller (it is part of the copy the engine's Get
-// returns).
+// It is one engine read: a live key's value record carries its version,
+// so the two always agree and r may be a live engine without a snapshot.
+// The value is owned by the caller (it is part of the copy the engine's
+// Get returns).
 func Get(r storage.Reader, key []byte) (value []byte, version uint64, err error) {
 	b, err := r.Get(storage.CFDefault, key)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -29,20 +29,17 @@ func Get(r storage.Reader, key []byte) (value []byte, version uint64, err error)
 	if err != nil {
 		return nil, 0, err
 	}
-	rec, v, err := decodeRecord(b)
+	v, version, err := DecodeValue(b)
 	if err != nil {
 		return nil, 0, fmt.Errorf("kvcmd: key %q: %w", key, err)
 	}
-	if rec.current() == 0 {
-		return nil, 0, nil
-	}
-	return v, rec.version, nil
+	return v, version, nil
 }
 
 // Scan returns up to limit live keys in [start, end) (end nil or empty:
 // unbounded; limit <= 0: no limit), ascending or, with reverse, descending.
-// With keyOnly the values are nil. Deleted keys are skipped but still
-// walked over, since their tombstones are kept.
+// With keyOnly the values are nil. Only live keys have value records, so
+// the tombstones of deleted keys are not walked.
 //
 // Scan uses one iterator over one column family. The storage.Reader
 // contract makes an iterator a consistent view as of its creation, so a
@@ -56,14 +53,11 @@ func Scan(r storage.Reader, start, end []byte, limit int, reverse, keyOnly bool)
 	defer it.Close()
 	var out []KV
 	for ; it.Valid() && (limit <= 0 || len(out) < limit); it.Next() {
-		rec, v, err := decodeRecord(it.Value())
+		v, version, err := DecodeValue(it.Value())
 		if err != nil {
 			return nil, fmt.Errorf("kvcmd: key %q: %w", it.Key(), err)
 		}
-		if rec.current() == 0 {
-			continue
-		}
-		kv := KV{Key: append([]byte(nil), it.Key()...), Version: rec.version}
+		kv := KV{Key: append([]byte(nil), it.Key()...), Version: version}
 		if !keyOnly {
 			// The iterator's buffer is reused by Next.
 			kv.Value = append([]byte(nil), v...)

@@ -7,38 +7,41 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestRecordRoundTrip(t *testing.T) {
-	cases := []struct {
-		name  string
-		rec   record
-		value []byte
-	}{
-		{"live", record{version: 1}, []byte("value")},
-		{"live empty value", record{version: 7}, nil},
-		{"max version", record{version: 1<<64 - 1}, []byte{0, 1, 2}},
-		{"tombstone", record{version: 42, deleted: true}, nil},
+func TestVersionRecordRoundTrip(t *testing.T) {
+	for _, rec := range []record{{version: 1}, {version: 1<<64 - 1}, {version: 42, deleted: true}} {
+		b := appendVersion([]byte("prefix"), rec)[len("prefix"):]
+		require.Len(t, b, recordHeaderLen)
+		got, err := decodeVersion(b)
+		require.NoError(t, err)
+		require.Equal(t, rec, got)
 	}
-	for _, c := range cases {
-		b := appendRecord([]byte("prefix"), c.rec, c.value)[len("prefix"):]
-		require.Len(t, b, recordHeaderLen+len(c.value), c.name)
-		require.Equal(t, byte(recordFormat), b[0], c.name)
-		rec, v, err := decodeRecord(b)
-		require.NoError(t, err, c.name)
-		require.Equal(t, c.rec, rec, c.name)
-		if c.rec.deleted {
-			require.Nil(t, v, c.name)
-			require.Zero(t, rec.current(), c.name)
-		} else {
-			require.NotNil(t, v, "%s: a live value is never nil", c.name)
-			require.Equal(t, string(c.value), string(v), c.name)
-			require.Equal(t, c.rec.version, rec.current(), c.name)
-		}
+	_, err := decodeVersion(appendVersion(nil, record{}))
+	require.ErrorIs(t, err, ErrCorrupt, "version 0 is never stored")
+}
+
+func TestValueRecordRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		version uint64
+		value   []byte
+	}{{1, []byte("value")}, {7, nil}, {1<<64 - 1, []byte{0, 1, 2}}} {
+		b := appendValue([]byte("prefix"), c.version, c.value)[len("prefix"):]
+		require.Len(t, b, recordHeaderLen+len(c.value))
+		v, version, err := DecodeValue(b)
+		require.NoError(t, err)
+		require.Equal(t, c.version, version)
+		require.NotNil(t, v, "a live value is never nil")
+		require.Equal(t, string(c.value), string(v))
 		// Decoding does not copy: the value aliases the input.
 		if len(v) > 0 {
 			b[recordHeaderLen] ^= 0xff
-			require.Equal(t, b[recordHeaderLen], v[0], c.name)
+			require.Equal(t, b[recordHeaderLen], v[0])
 		}
 	}
+	// A version record is not a value record, nor the reverse.
+	_, _, err := DecodeValue(appendVersion(nil, record{version: 3}))
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = decodeVersion(appendValue(nil, 3, nil))
+	require.ErrorIs(t, err, ErrCorrupt)
 }
 
 func TestDecodeRecordGarbage(t *testing.T) {
@@ -49,14 +52,18 @@ func TestDecodeRecordGarbage(t *testing.T) {
 			b[j] = byte(r.Uint32())
 		}
 		if len(b) > 0 && r.IntN(2) == 0 {
-			b[0] = recordFormat
-		}
-		rec, v, err := decodeRecord(b)
-		if err != nil {
-			require.ErrorIs(t, err, ErrCorrupt)
-			continue
+			b[0] = byte(versionFormat + r.IntN(2))
 		}
 		// Whatever decodes re-encodes to the same bytes.
-		require.Equal(t, b, appendRecord(nil, rec, v))
+		if rec, err := decodeVersion(b); err != nil {
+			require.ErrorIs(t, err, ErrCorrupt)
+		} else {
+			require.Equal(t, b, appendVersion(nil, rec))
+		}
+		if v, version, err := DecodeValue(b); err != nil {
+			require.ErrorIs(t, err, ErrCorrupt)
+		} else {
+			require.Equal(t, b, appendValue(nil, version, v))
+		}
 	}
 }

@@ -18,6 +18,13 @@ import (
 // maxApplyBatch bounds how many tasks one apply round merges into a write.
 const maxApplyBatch = 256
 
+// applyCacheKeys bounds the version records of recently written keys the
+// apply goroutine keeps across rounds, so a put to a hot key reads nothing
+// from the engine (about 100 bytes each with a short key). The goroutine
+// writes all user data except snapshots and the deletion of removed
+// regions, and forgets the cache before a snapshot is written.
+const applyCacheKeys = 1 << 18
+
 // applyTask is one unit of work for the apply goroutine. Tasks are handled
 // strictly in the order they were queued.
 type applyTask struct {
@@ -63,6 +70,7 @@ func (s *Store) runApply() {
 	defer s.wg.Done()
 	states := make(map[uint64]*applyState)
 	applier := kvcmd.NewApplier(s.engine, nil)
+	applier.Retain(applyCacheKeys)
 	for {
 		var first *applyTask
 		select {
@@ -87,9 +95,19 @@ func (s *Store) runApply() {
 				if !s.flushApply(round, states) {
 					return
 				}
+				// The Raft loop is about to write a snapshot's data.
+				applier.Forget()
 				close(t.barrier)
 				round = s.newApplyRound(applier)
 			case t.register != nil:
+				// The region's data may have been replaced (snapshot):
+				// write what this round holds, then forget what it knew.
+				// Forgetting mid-round would lose the round's own writes.
+				if !s.flushApply(round, states) {
+					return
+				}
+				applier.Forget()
+				round = s.newApplyRound(applier)
 				states[t.regionID] = t.register
 			default:
 				if st := states[t.regionID]; st != nil {

@@ -46,9 +46,9 @@ func (s *Store) runHeartbeats() {
 }
 
 // approximateSize counts the region's live user keys and their key and value
-// bytes, capped so a huge region costs a bounded scan. CFDefault also holds
-// the tombstones of deleted keys (see kvcmd); they are walked but not
-// counted, and neither is a record that does not decode.
+// bytes, capped so a huge region costs a bounded scan. CFDefault holds the
+// value records of live keys only (see kvcmd); a record that does not
+// decode is not counted.
 func (s *Store) approximateSize(region *metapb.Region) (size, n uint64) {
 	it, err := s.engine.NewIterator(storage.CFDefault, storage.IterOptions{
 		LowerBound: region.GetStartKey(), UpperBound: nilIfEmpty(region.GetEndKey())})
