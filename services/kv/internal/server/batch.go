@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flaredb/flaredb/proto/kvrpcpb"
@@ -36,17 +38,24 @@ const (
 	// the sender packs what is ready up to either.
 	maxBatchResponses  = 256
 	batchResponseBytes = 4 << 20
-	// batchItemOverhead over-estimates what one response adds to a message
-	// besides its own encoding: its tag and length, and its request id.
-	batchItemOverhead = 16
 )
 
-// batchResult is one command's answer on its way to the sender.
+// Field numbers of BatchCommandsResponse in kvrpcpb.proto.
+const (
+	responsesField  protowire.Number = 1
+	requestIDsField protowire.Number = 2
+)
+
+// batchResult is one command's answer on its way to the sender, encoded by
+// the command's goroutine: encoding is spread over the commands instead of
+// the one sender, and an answer that cannot be encoded fails alone.
 type batchResult struct {
-	id   uint64
-	resp *kvrpcpb.BatchCommandsResponse_Response
-	size int // encoded size of resp plus batchItemOverhead
+	id  uint64
+	enc []byte // the response as a field of BatchCommandsResponse
 }
+
+// size is what r adds to a message.
+func (r batchResult) size() int { return len(r.enc) + protowire.SizeVarint(r.id) }
 
 // BatchCommands serves one stream until the client closes its side (then
 // the commands in flight are answered first), the client goes away (they
@@ -180,17 +189,54 @@ func (s *kvService) runCommand(ctx context.Context, i int, r *kvrpcpb.BatchComma
 	return okResponse(resp)
 }
 
-// result sizes resp for the sender. A response too large for one message
-// fails as its unary RPC would have (ResourceExhausted) rather than
-// breaking the stream for every other request.
+// result encodes resp for the sender. A response that cannot be encoded,
+// or is too large for one message, fails as its unary RPC would have
+// (Internal, ResourceExhausted) rather than breaking the stream for every
+// other request.
 func (s *kvService) result(id uint64, resp *kvrpcpb.BatchCommandsResponse_Response) batchResult {
-	size := proto.Size(resp) + batchItemOverhead
-	if size > s.maxMsg {
-		resp = errResponse(status.Errorf(codes.ResourceExhausted,
-			"grpc: trying to send message larger than max (%d vs. %d)", size, s.maxMsg))
-		size = proto.Size(resp) + batchItemOverhead
+	enc, err := encodeResponse(resp)
+	switch {
+	case err != nil:
+		enc, _ = encodeResponse(errResponse(status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)))
+	case len(enc)+protowire.SizeVarint(id) > s.maxMsg:
+		enc, _ = encodeResponse(errResponse(status.Errorf(codes.ResourceExhausted,
+			"grpc: trying to send message larger than max (%d vs. %d)", len(enc), s.maxMsg)))
 	}
-	return batchResult{id: id, resp: resp, size: size}
+	return batchResult{id: id, enc: enc}
+}
+
+// encodeResponse encodes resp as one element of
+// BatchCommandsResponse.responses.
+func encodeResponse(resp *kvrpcpb.BatchCommandsResponse_Response) ([]byte, error) {
+	n := proto.Size(resp)
+	buf := make([]byte, 0, protowire.SizeTag(responsesField)+protowire.SizeVarint(uint64(n))+n)
+	buf = protowire.AppendTag(buf, responsesField, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(n))
+	return proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(buf, resp)
+}
+
+// message assembles one response message from encoded answers: a
+// BatchCommandsResponse whose fields are all carried as already encoded
+// (unknown) fields, which gRPC marshals verbatim and the client decodes as
+// responses and request_ids.
+func message(results []batchResult) *kvrpcpb.BatchCommandsResponse {
+	n, idsLen := 0, 0
+	for _, r := range results {
+		n += len(r.enc)
+		idsLen += protowire.SizeVarint(r.id)
+	}
+	buf := make([]byte, 0, n+protowire.SizeTag(requestIDsField)+protowire.SizeVarint(uint64(idsLen))+idsLen)
+	for _, r := range results {
+		buf = append(buf, r.enc...)
+	}
+	buf = protowire.AppendTag(buf, requestIDsField, protowire.BytesType)
+	buf = protowire.AppendVarint(buf, uint64(idsLen))
+	for _, r := range results {
+		buf = protowire.AppendVarint(buf, r.id)
+	}
+	msg := &kvrpcpb.BatchCommandsResponse{}
+	msg.ProtoReflect().SetUnknown(buf)
+	return msg
 }
 
 // sendBatches sends the answers from respc until it is closed, each message
@@ -200,37 +246,34 @@ func (s *kvService) result(id uint64, resp *kvrpcpb.BatchCommandsResponse_Respon
 func (s *kvService) sendBatches(stream kvrpcpb.KV_BatchCommandsServer, respc <-chan batchResult, cancel context.CancelFunc) error {
 	var (
 		sendErr error
+		batch   = make([]batchResult, 0, maxBatchResponses)
 		next    *batchResult // did not fit the previous message
 	)
 	for {
-		first := next
-		next = nil
-		if first == nil {
+		batch = batch[:0]
+		if next != nil {
+			batch, next = append(batch, *next), nil
+		} else {
 			r, ok := <-respc
 			if !ok {
 				return sendErr
 			}
-			first = &r
+			batch = append(batch, r)
 		}
-		msg := &kvrpcpb.BatchCommandsResponse{
-			Responses:  []*kvrpcpb.BatchCommandsResponse_Response{first.resp},
-			RequestIds: []uint64{first.id},
-		}
-		size := first.size
+		size := batch[0].size()
 	drain:
-		for len(msg.Responses) < maxBatchResponses {
+		for len(batch) < maxBatchResponses {
 			select {
 			case r, ok := <-respc:
 				if !ok {
 					break drain
 				}
-				if size+r.size > batchResponseBytes || size+r.size > s.maxMsg {
+				if size+r.size() > batchResponseBytes || size+r.size() > s.maxMsg {
 					next = &r
 					break drain
 				}
-				msg.Responses = append(msg.Responses, r.resp)
-				msg.RequestIds = append(msg.RequestIds, r.id)
-				size += r.size
+				batch = append(batch, r)
+				size += r.size()
 			default:
 				break drain
 			}
@@ -238,7 +281,7 @@ func (s *kvService) sendBatches(stream kvrpcpb.KV_BatchCommandsServer, respc <-c
 		if sendErr != nil {
 			continue
 		}
-		if err := stream.Send(msg); err != nil {
+		if err := stream.Send(message(batch)); err != nil {
 			sendErr = err
 			cancel()
 		}
@@ -310,8 +353,12 @@ func okResponse(resp any) *kvrpcpb.BatchCommandsResponse_Response {
 }
 
 // errResponse carries err's gRPC status, as the unary RPC would have
-// failed with it.
+// failed with it. The message is made valid UTF-8, as a proto3 string must
+// be (a unary status travels in a header, which has no such rule).
 func errResponse(err error) *kvrpcpb.BatchCommandsResponse_Response {
 	st := status.Convert(err)
-	return &kvrpcpb.BatchCommandsResponse_Response{Code: uint32(st.Code()), Message: st.Message()}
+	return &kvrpcpb.BatchCommandsResponse_Response{
+		Code:    uint32(st.Code()),
+		Message: strings.ToValidUTF8(st.Message(), "\uFFFD"),
+	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -317,6 +318,25 @@ func blockingStorage(done chan<- error) *fakeStorage {
 	}}
 }
 
+func TestBatchInvalidUTF8ErrorFailsAlone(t *testing.T) {
+	// A unary status message may hold any bytes; a proto3 string may not,
+	// so the batched one is made valid rather than failing the message.
+	st := newEngineStorage(t)
+	ts := startServer(t, &fakeStorage{
+		write: func(ctx context.Context, rctx *kvrpcpb.Context, cmds []*kvcmd.Command) ([]kvcmd.Result, *errorpb.Error, error) {
+			if string(cmds[0].Key) == "bad" {
+				return nil, nil, errors.New("engine: bad \xff\xfe bytes")
+			}
+			return st.Write(ctx, rctx, cmds)
+		},
+	})
+	b := openBatch(t, ts)
+	got := b.do(rawPut("bad", "1"), rawPut("good", "1"))
+	require.Equal(t, uint32(codes.Internal), got[0].GetCode())
+	require.Equal(t, "engine: bad \uFFFD bytes", got[0].GetMessage())
+	require.Equal(t, uint32(codes.OK), got[1].GetCode())
+}
+
 func TestBatchTimeoutAppliesPerCommand(t *testing.T) {
 	done := make(chan error, 1)
 	ts := startServer(t, blockingStorage(done))
@@ -452,10 +472,17 @@ func TestBatchSenderPacksWhatIsReady(t *testing.T) {
 			require.NoError(t, s.sendBatches(cs, respc, func() {}))
 			var got []int
 			next := uint64(0)
-			for _, m := range cs.sent {
+			for _, sent := range cs.sent {
+				// What the client decodes from the wire.
+				b, err := proto.Marshal(sent)
+				require.NoError(t, err)
+				var m kvrpcpb.BatchCommandsResponse
+				require.NoError(t, proto.Unmarshal(b, &m))
 				got = append(got, len(m.GetResponses()))
-				for _, id := range m.GetRequestIds() {
+				require.Len(t, m.GetRequestIds(), len(m.GetResponses()))
+				for i, id := range m.GetRequestIds() {
 					require.Equal(t, next, id, "answers keep the order they were ready in")
+					require.True(t, proto.Equal(tt.resps[id], m.GetResponses()[i]))
 					next++
 				}
 			}
