@@ -14,9 +14,8 @@ import (
 	"github.com/flaredb/flaredb/proto/pdpb"
 )
 
-// logGCThreshold is raftstore's default log GC threshold (not configurable
-// from the kv-service's flags or file): a follower that misses more entries
-// than this must catch up by snapshot.
+// logGCThreshold is the log GC threshold kvTestConfig sets: a follower that
+// misses more entries than this must catch up by snapshot.
 const logGCThreshold = 1024
 
 // putMany writes n keys prefix-0000.. with workers concurrent writers.

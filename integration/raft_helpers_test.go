@@ -35,9 +35,13 @@ type raftCluster struct {
 const pdTestConfig = `max-store-down-time = "10m"
 `
 
-// kvTestConfig makes elections and PD's view of regions fast.
+// kvTestConfig makes elections and PD's view of regions fast, and the log
+// short (logGCThreshold) so a restarted follower needs a snapshot after a
+// thousand writes rather than ten thousand.
 const kvTestConfig = `[raft]
 tick-interval = "50ms"
+log-gc-threshold = 1024
+log-gc-keep = 256
 
 [pd]
 store-heartbeat-interval = "300ms"

@@ -2,6 +2,7 @@
 # cluster.sh start|stop|status: a local FlareDB cluster of 1 PD and 3 KV
 # stores on loopback, data and logs under ./flaredb-cluster (override with
 # CLUSTER_DIR). Binaries are built with `go build` into $CLUSTER_DIR/bin.
+# KV_FLAGS adds flags to every kv store (e.g. KV_FLAGS="-config kv.toml").
 set -euo pipefail
 DIR=${CLUSTER_DIR:-./flaredb-cluster}
 PD_ADDR=127.0.0.1:2379
@@ -19,7 +20,7 @@ start() {
   for i in 1 2 3; do
     mkdir -p "$DIR/kv$i"
     "$DIR/bin/kv" -pd "$PD_ADDR" -addr "127.0.0.1:$((KV_BASE + i))" -status-addr "127.0.0.1:$((KV_BASE + 100 + i))" \
-      -data-dir "$DIR/kv$i" >"$DIR/kv$i.log" 2>&1 &
+      -data-dir "$DIR/kv$i" ${KV_FLAGS:-} >"$DIR/kv$i.log" 2>&1 &
     echo $! >"$DIR/kv$i.pid"
     sleep 1
   done

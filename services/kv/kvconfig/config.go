@@ -87,6 +87,12 @@ type RaftConfig struct {
 	// answers within its CheckQuorum lease; assumes clock drift between
 	// nodes stays well below the election timeout).
 	ReadMode string `toml:"read-mode"`
+	// LogGCThreshold: once more than this many applied entries sit in a
+	// region's log, the log is truncated down to LogGCKeep entries. A
+	// follower further behind than LogGCKeep catches up by snapshot, so
+	// LogGCKeep is the lag (in entries) a briefly slow follower may have.
+	LogGCThreshold uint64 `toml:"log-gc-threshold"`
+	LogGCKeep      uint64 `toml:"log-gc-keep"`
 }
 
 // NewConfig returns the defaults: a zero-flag single-node dev store.
@@ -116,6 +122,8 @@ func NewConfig() Config {
 			ElectionTicks:  10,
 			HeartbeatTicks: 2,
 			ReadMode:       "read-index",
+			LogGCThreshold: 10000,
+			LogGCKeep:      5000,
 		},
 	}
 }
@@ -184,6 +192,8 @@ func (c *Config) Validate() error {
 		"raft.election-ticks (%d) must exceed raft.heartbeat-ticks (%d)", c.Raft.ElectionTicks, c.Raft.HeartbeatTicks)
 	check(c.Raft.ReadMode == "read-index" || c.Raft.ReadMode == "lease",
 		`raft.read-mode %q: want "read-index" or "lease"`, c.Raft.ReadMode)
+	check(c.Raft.LogGCKeep > 0 && c.Raft.LogGCKeep < c.Raft.LogGCThreshold,
+		"raft.log-gc-keep (%d) must be positive and below raft.log-gc-threshold (%d)", c.Raft.LogGCKeep, c.Raft.LogGCThreshold)
 	return errors.Join(errs...)
 }
 

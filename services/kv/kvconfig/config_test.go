@@ -132,3 +132,17 @@ func TestReadMode(t *testing.T) {
 	_, err = Parse([]string{"--read-mode", "stale"}, t.TempDir(), io.Discard)
 	require.ErrorContains(t, err, `raft.read-mode "stale"`)
 }
+
+func TestLogGCConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kv.toml")
+	require.NoError(t, os.WriteFile(path, []byte("[raft]\nlog-gc-threshold = 300\nlog-gc-keep = 100\n"), 0o644))
+	cfg, err := Parse([]string{"--config", path}, dir, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, uint64(300), cfg.Raft.LogGCThreshold)
+	require.Equal(t, uint64(100), cfg.Raft.LogGCKeep)
+
+	require.NoError(t, os.WriteFile(path, []byte("[raft]\nlog-gc-threshold = 100\nlog-gc-keep = 100\n"), 0o644))
+	_, err = Parse([]string{"--config", path}, dir, io.Discard)
+	require.ErrorContains(t, err, "raft.log-gc-keep (100) must be positive and below raft.log-gc-threshold (100)")
+}

@@ -70,6 +70,8 @@ func (n *Node) newRaftBackend(engine storage.Engine) (backend, error) {
 	rcfg.ElectionTicks = n.cfg.Raft.ElectionTicks
 	rcfg.HeartbeatTicks = n.cfg.Raft.HeartbeatTicks
 	rcfg.ReadMode = n.cfg.Raft.ReadMode
+	rcfg.LogGCThreshold = n.cfg.Raft.LogGCThreshold
+	rcfg.LogGCKeep = n.cfg.Raft.LogGCKeep
 	rcfg.RegionHeartbeatInterval = n.cfg.PD.RegionHeartbeatInterval
 	st, err := raftstore.NewStore(rcfg, n.storeID, engine, n.lg.Named("raftstore"), n.reg)
 	if err != nil {

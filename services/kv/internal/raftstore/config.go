@@ -64,13 +64,16 @@ type Knobs struct {
 // NewConfig returns the defaults used in production.
 func NewConfig() *Config {
 	return &Config{
-		TickInterval:            100 * time.Millisecond,
-		ElectionTicks:           10,
-		HeartbeatTicks:          2,
-		MaxSizePerMsg:           1 << 20,
-		MaxInflightMsgs:         256,
-		LogGCThreshold:          1024,
-		LogGCKeep:               256,
+		TickInterval:    100 * time.Millisecond,
+		ElectionTicks:   10,
+		HeartbeatTicks:  2,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		// A follower more than LogGCKeep entries behind needs a snapshot;
+		// with 256 (the old default) a follower starved of CPU for ~0.1 s
+		// under write load fell into a loop of snapshots.
+		LogGCThreshold:          10000,
+		LogGCKeep:               5000,
 		ReadMode:                ReadModeReadIndex,
 		RegionHeartbeatInterval: 10 * time.Second,
 	}
