@@ -147,6 +147,9 @@ func kv() Dashboard {
 					{Expr: fmt.Sprintf("flaredb_kv_requests_in_flight{%s}", inst), Legend: "{{instance}}"}}},
 				{Title: "Handler panics", Desc: "Panics recovered in handlers; each is a bug.", Targets: []Target{
 					{Expr: fmt.Sprintf("sum by (instance) (increase(flaredb_kv_handler_panics_total{%s}[$__rate_interval]))", inst), Legend: "{{instance}}"}}},
+				{Title: "Requests per BatchCommands message", Desc: "How many requests the SDK packed into one stream message (batching width).", Targets: []Target{
+					{Expr: mean("flaredb_kv_batch_commands_size", inst, "instance"), Legend: "{{instance}} mean"},
+					{Expr: quantile("0.99", "flaredb_kv_batch_commands_size", inst, "instance"), Legend: "{{instance}} p99"}}},
 			}},
 			{Title: "Errors", Panels: []Panel{
 				{Title: "Errors by code", Unit: "reqps", Desc: "Requests that ended with a gRPC status other than OK. Routing errors (not leader, epoch mismatch) travel in OK responses.",
@@ -233,6 +236,9 @@ func raft() Dashboard {
 					{Expr: fmt.Sprintf("sum by (kind, outcome) (%s)", rate("flaredb_raftstore_proposals_total", inst)), Legend: "{{kind}} {{outcome}}"}}},
 				{Title: "ReadIndex requests", Unit: "ops", Targets: []Target{
 					{Expr: rate("flaredb_raftstore_read_index_total", inst), Legend: "{{instance}}"}}},
+				{Title: "Writes per Raft entry", Desc: "Write proposals a leader merged into one Raft entry.", Targets: []Target{
+					{Expr: mean("flaredb_raftstore_entry_proposals", inst, "instance"), Legend: "{{instance}} mean"},
+					{Expr: quantile("0.99", "flaredb_raftstore_entry_proposals", inst, "instance"), Legend: "{{instance}} p99"}}},
 			}},
 			{Title: "Persist and apply", Panels: []Panel{
 				{Title: "WAL sync latency", Unit: "s", Desc: "One WAL fsync making Raft state durable (covers every round written before it).",
