@@ -6,12 +6,12 @@ import "errors"
 // family never collide with keys of another.
 const (
 	// CFDefault holds user values: user key -> the value of a live key,
-	// prefixed with a copy of its version (see kvcmd), so reads need this
-	// family only.
+	// prefixed with its version (see kvcmd), so reads need this family
+	// only.
 	CFDefault = "default"
-	// CFVersion holds per-key version metadata: user key -> encoded version
-	// record (see kvcmd). A record outlives the key's deletion so versions
-	// never repeat.
+	// CFVersion holds per-key version metadata that must outlive a value:
+	// user key -> the version tombstone of a deleted key (see kvcmd), so
+	// versions never repeat after delete and re-create.
 	CFVersion = "version"
 	// CFRaft holds Raft log entries, HardState and apply state per region.
 	CFRaft = "raft"

@@ -170,26 +170,54 @@ func (a *Applier) cas(cmd *Command) (Result, error) {
 	return Result{Succeeded: true, Version: a.put(cmd.Key, cmd.Value, e), Value: cmd.Value}, nil
 }
 
-// load returns the key's entry, reading its version record on first use.
+// load returns the key's entry, reading its record on first use: the
+// value record of a live key, else the tombstone of a deleted one.
 func (a *Applier) load(key []byte) (*entry, error) {
 	if e, ok := a.known[string(key)]; ok {
 		return e, nil
 	}
 	e := &entry{}
-	b, err := a.r.Get(storage.CFVersion, key)
+	b, err := a.r.Get(storage.CFDefault, key)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		e.valueLoaded = true // never existed: no value
-	case err != nil:
-		return nil, fmt.Errorf("kvcmd: read version of %q: %w", key, err)
-	default:
-		if e.rec, err = decodeVersion(b); err != nil {
+	case err == nil:
+		// The engine's Get returns a copy owned by us, so the value may
+		// stay a subslice of it for as long as the batch needs it.
+		v, version, err := DecodeValue(b)
+		if err != nil {
 			return nil, fmt.Errorf("kvcmd: key %q: %w", key, err)
 		}
-		e.valueLoaded = e.rec.deleted
+		e.rec = record{version: version}
+		e.setValue(a, v)
+	case errors.Is(err, storage.ErrNotFound):
+		if e.rec, err = a.loadTombstone(key); err != nil {
+			return nil, err
+		}
+		e.valueLoaded = true // deleted or never existed: no value
+	default:
+		return nil, fmt.Errorf("kvcmd: read %q: %w", key, err)
 	}
 	a.known[string(key)] = e
 	return e, nil
+}
+
+// loadTombstone reads a key that has no value record: its tombstone, or
+// the zero record when the key never existed.
+func (a *Applier) loadTombstone(key []byte) (record, error) {
+	b, err := a.r.Get(storage.CFVersion, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return record{}, nil
+	}
+	if err != nil {
+		return record{}, fmt.Errorf("kvcmd: read version of %q: %w", key, err)
+	}
+	rec, err := decodeVersion(b)
+	if err != nil {
+		return record{}, fmt.Errorf("kvcmd: key %q: %w", key, err)
+	}
+	if !rec.deleted {
+		return record{}, fmt.Errorf("%w: key %q has a live version record (%d) but no value", ErrCorrupt, key, rec.version)
+	}
+	return rec, nil
 }
 
 // loadValue reads a live key's value when the entry does not have it yet.
@@ -224,22 +252,24 @@ func (e *entry) setValue(a *Applier, v []byte) {
 	}
 }
 
-// put gives the key the version after the last one it ever had, writing its
-// version record and value record.
+// put gives the key the version after the last one it ever had: one value
+// record, plus removing the tombstone of a re-created key.
 func (a *Applier) put(key, value []byte, e *entry) uint64 {
+	wasDeleted := e.rec.deleted
 	e.rec = record{version: e.rec.version + 1}
 	e.setValue(a, value)
-	a.scratch = appendVersion(a.scratch[:0], e.rec)
-	a.wb.Put(storage.CFVersion, key, a.scratch) // the batch copies
 	a.scratch = appendValue(a.scratch[:0], e.rec.version, value)
-	a.wb.Put(storage.CFDefault, key, a.scratch)
+	a.wb.Put(storage.CFDefault, key, a.scratch) // the batch copies
 	if cap(a.scratch) > maxScratch {
 		a.scratch = nil
+	}
+	if wasDeleted {
+		a.wb.Delete(storage.CFVersion, key)
 	}
 	return e.rec.version
 }
 
-// del turns a live key into a tombstone that keeps its last version and
+// del turns a live key into a tombstone that keeps its last version, and
 // deletes its value record.
 func (a *Applier) del(key []byte, e *entry) {
 	if e.rec.current() == 0 {
@@ -256,15 +286,17 @@ func (a *Applier) del(key []byte, e *entry) {
 // end of the key space), in key order. The version records must stay, so
 // each key is deleted on its own rather than by an engine range delete.
 func (a *Applier) deleteRange(start, end []byte) (Result, error) {
-	// Keys already touched by this batch are judged by their cached state
-	// (they may have been created or deleted earlier in the batch); the
-	// rest by their stored record.
+	// Keys the Applier knows (touched by this batch, or retained) are
+	// judged by their cached state (they may have been created or deleted
+	// earlier in the batch); the rest by their stored record. With a large
+	// retained cache this walks all of it, which delete-range can afford.
 	type stored struct {
 		key []byte
 		rec record
 	}
 	var fromDisk []stored
-	it, err := a.r.NewIterator(storage.CFVersion, storage.IterOptions{LowerBound: start, UpperBound: end})
+	// Only live keys have value records, so the walk skips tombstones.
+	it, err := a.r.NewIterator(storage.CFDefault, storage.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return Result{}, fmt.Errorf("kvcmd: delete range: %w", err)
 	}
@@ -273,14 +305,12 @@ func (a *Applier) deleteRange(start, end []byte) (Result, error) {
 		if _, ok := a.known[string(k)]; ok {
 			continue
 		}
-		rec, err := decodeVersion(it.Value())
+		_, version, err := DecodeValue(it.Value())
 		if err != nil {
 			it.Close()
 			return Result{}, fmt.Errorf("kvcmd: delete range: key %q: %w", k, err)
 		}
-		if rec.current() != 0 {
-			fromDisk = append(fromDisk, stored{key: append([]byte(nil), k...), rec: rec})
-		}
+		fromDisk = append(fromDisk, stored{key: append([]byte(nil), k...), rec: record{version: version}})
 	}
 	err = it.Err()
 	it.Close()

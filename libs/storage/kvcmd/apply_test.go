@@ -192,22 +192,34 @@ func TestLayout(t *testing.T) {
 	a := kvcmd.NewApplier(e, wb)
 	_, err := a.Apply(put("k", "v"))
 	require.NoError(t, err)
-	require.Equal(t, 2, wb.Count(), "a put writes the version record and the value record")
+	require.Equal(t, 1, wb.Count(), "a put writes one value record")
 	_, err = a.Apply(put("gone", "v"))
 	require.NoError(t, err)
 	_, err = a.Apply(del("gone"))
 	require.NoError(t, err)
-	require.Equal(t, 6, wb.Count(), "a delete writes a tombstone and deletes the value")
+	require.Equal(t, 4, wb.Count(), "a delete writes a tombstone and deletes the value")
+	_, err = a.Apply(put("back", "v"))
+	require.NoError(t, err)
+	_, err = a.Apply(del("back"))
+	require.NoError(t, err)
+	_, err = a.Apply(put("back", "v2"))
+	require.NoError(t, err)
+	require.Equal(t, 9, wb.Count(), "re-creating a key removes its tombstone")
 	require.NoError(t, e.Write(wb, storage.WriteOptions{}))
 
 	versions := rawKeys(t, e, storage.CFVersion)
-	require.Len(t, versions, 2, "both keys keep a version record")
+	require.Len(t, versions, 1, "only the deleted key has a tombstone")
+	require.Contains(t, versions, "gone")
 	values := rawKeys(t, e, storage.CFDefault)
-	require.Len(t, values, 1, "only the live key has a value record")
+	require.Len(t, values, 2, "only the live keys have value records")
 	v, ver, err := kvcmd.DecodeValue(values["k"])
 	require.NoError(t, err)
 	require.Equal(t, "v", string(v))
 	require.Equal(t, uint64(1), ver)
+	v, ver, err = kvcmd.DecodeValue(values["back"])
+	require.NoError(t, err)
+	require.Equal(t, "v2", string(v))
+	require.Equal(t, uint64(2), ver, "the version continues above the tombstone's")
 }
 
 func TestVersionContinuesAfterDelete(t *testing.T) {
@@ -287,7 +299,7 @@ func TestDeleteRangeMixed(t *testing.T) {
 	requireGet(t, e, "e", "3", 3)
 	requireGet(t, e, "g", "1", 1)
 	requireGet(t, e, "h", "1", 1)
-	require.Len(t, rawKeys(t, e, storage.CFVersion), 8, "every key ever written keeps its version record")
+	require.Len(t, rawKeys(t, e, storage.CFVersion), 5, "a, b, c, cc and d keep tombstones")
 	require.Len(t, rawKeys(t, e, storage.CFDefault), 3, "only e, g and h have values")
 	// Versions continue above what each tombstone kept.
 	res2 := applyBatch(t, e, put("a", "x"), put("b", "x"), put("cc", "x"), put("d", "x"))
@@ -325,6 +337,7 @@ func TestCorruptRecord(t *testing.T) {
 		{"version: too long", storage.CFVersion, []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0}, "version record", false},
 		{"version: value record", storage.CFVersion, []byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 0}, "version record", false},
 		{"version: flags", storage.CFVersion, []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 2}, "version record", false},
+		{"version: live record", storage.CFVersion, []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0}, "live version record", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -342,12 +355,22 @@ func TestCorruptRecord(t *testing.T) {
 				require.ErrorIs(t, err, kvcmd.ErrCorrupt)
 				_, _, err = kvcmd.DecodeValue(c.raw)
 				require.ErrorIs(t, err, kvcmd.ErrCorrupt)
+				wb := e.NewWriteBatch()
+				defer wb.Close()
+				a := kvcmd.NewApplier(e, wb)
+				for _, cmd := range []*kvcmd.Command{put("k", "v"), del("k"), cas("k", 7, "v"), delRange("", "")} {
+					_, err := a.Apply(cmd)
+					require.ErrorIs(t, err, kvcmd.ErrCorrupt, "op %v", cmd.Op)
+				}
+				require.Zero(t, wb.Count(), "a failed read adds nothing")
 				return
 			}
 			wb = e.NewWriteBatch()
 			defer wb.Close()
 			a := kvcmd.NewApplier(e, wb)
-			for _, cmd := range []*kvcmd.Command{put("k", "v"), del("k"), cas("k", 7, "v"), delRange("", "")} {
+			// Delete-range walks value records only, so a corrupt tombstone
+			// is met by the commands that load the key.
+			for _, cmd := range []*kvcmd.Command{put("k", "v"), del("k"), cas("k", 7, "v")} {
 				_, err := a.Apply(cmd)
 				require.ErrorIs(t, err, kvcmd.ErrCorrupt, "op %v", cmd.Op)
 				require.Contains(t, err.Error(), c.want)
@@ -358,19 +381,16 @@ func TestCorruptRecord(t *testing.T) {
 	}
 }
 
-// A live version record without its value record is corruption, which a
-// CAS conflict (the one command that needs the value) reports.
-func TestMissingValueRecord(t *testing.T) {
+// A CAS conflict on a key read from the engine returns the value record's
+// version and value.
+func TestCASConflictReadsValueRecord(t *testing.T) {
 	e := openEngine(t)
 	applyBatch(t, e, put("k", "v"))
 	wb := e.NewWriteBatch()
-	wb.Delete(storage.CFDefault, []byte("k"))
-	require.NoError(t, e.Write(wb, storage.WriteOptions{}))
-	wb.Close()
-	wb = e.NewWriteBatch()
 	defer wb.Close()
-	_, err := kvcmd.NewApplier(e, wb).Apply(cas("k", 5, "x"))
-	require.ErrorIs(t, err, kvcmd.ErrCorrupt)
+	res, err := kvcmd.NewApplier(e, wb).Apply(cas("k", 5, "x"))
+	require.NoError(t, err)
+	require.Equal(t, kvcmd.Result{Version: 1, Value: []byte("v")}, res)
 }
 
 // With Retain, a second batch writing the same keys reads nothing from the
@@ -409,7 +429,7 @@ func TestRetainAcrossBatches(t *testing.T) {
 	// Something else changes the data (as a Raft snapshot would): after
 	// Forget the Applier reads it again.
 	wb := e.NewWriteBatch()
-	wb.Put(storage.CFVersion, []byte("a"), versionRecord(t, 9))
+	wb.Put(storage.CFDefault, []byte("a"), valueRecord(t, 9))
 	require.NoError(t, e.Write(wb, storage.WriteOptions{}))
 	wb.Close()
 	a.Forget()
@@ -423,15 +443,15 @@ func TestRetainAcrossBatches(t *testing.T) {
 	require.Equal(t, reads+1, r.gets)
 }
 
-// versionRecord returns the version record a key has after v puts, as
-// kvcmd stores it, made by putting v times on a scratch engine.
-func versionRecord(t *testing.T, v uint64) []byte {
+// valueRecord returns the value record a key has after v puts, as kvcmd
+// stores it, made by putting v times on a scratch engine.
+func valueRecord(t *testing.T, v uint64) []byte {
 	t.Helper()
 	scratch := openEngine(t)
 	for i := uint64(0); i < v; i++ {
 		applyBatch(t, scratch, put("a", "x"))
 	}
-	raw := rawKeys(t, scratch, storage.CFVersion)["a"]
+	raw := rawKeys(t, scratch, storage.CFDefault)["a"]
 	require.NotNil(t, raw)
 	return raw
 }

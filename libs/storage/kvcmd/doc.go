@@ -5,15 +5,13 @@
 // produces byte-identical batches and results, which is what lets the Raft
 // layer run this code at apply time on every replica.
 //
-// Layout (record.go): storage.CFVersion holds every key's version record
-// [1][version][flags], the authority on its version, kept as a tombstone
-// after deletion. storage.CFDefault holds each live key's value together
-// with a copy of its version, [2][version][0][value], so a Get is one
-// engine read and a Scan one iterator that never walks tombstones. A put
-// reads the version record and writes both keys in one batch.
+// Layout (record.go): a live key is one value record in storage.CFDefault
+// holding its version and value, so a put writes one key, a Get is one
+// engine read and a Scan one iterator that never walks deleted keys. A
+// deleted key's last version stays as a tombstone in storage.CFVersion.
 //
 // Versions: every key has a uint64 version, 0 meaning "does not exist". A
-// deleted key's version record stays as a tombstone, so a key's versions
+// deleted key's version stays as a tombstone, so a key's versions
 // strictly increase over its whole life, across delete and re-create, and
 // are never reused.
 package kvcmd

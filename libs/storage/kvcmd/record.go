@@ -10,32 +10,31 @@ import (
 // decoded. It is a storage failure, not a client mistake.
 var ErrCorrupt = errors.New("kvcmd: corrupt record")
 
-// record is the version record stored under a user key in
-// storage.CFVersion: the key's latest version and whether the key is
-// currently deleted. It is the authority on a key's version. A record is
-// never removed, only turned into a tombstone, so the next version of a
-// re-created key continues above every version the key ever had.
-// Tombstones are kept forever for now; reclaiming them needs a version
-// floor that survives region split and merge, which a later issue must
-// design.
+// record is a key's version state: its latest version and whether it is
+// currently deleted. Versions of a key strictly increase over its whole
+// life, across delete and re-create, because a deleted key keeps its last
+// version as a tombstone. Tombstones are kept forever for now; reclaiming
+// them needs a version floor that survives region split and merge, which a
+// later issue must design.
+//
+// Where it is stored: a live key has one value record in storage.CFDefault,
+// [2][version][0][value], so a put writes one key and a read reads one. A
+// deleted key's version must outlive its value, so deletion moves it to a
+// tombstone in storage.CFVersion, [1][version][flags=deleted], and deletes
+// the value record; re-creating the key removes the tombstone again. A key
+// is thus in at most one of the two column families.
 //
 // Keeping the version beside the user key (rather than in a per-region
 // counter) is what lets versions survive region split, leader change and
-// restart: the record moves with its key in Raft snapshots and splits.
-//
-// A live key's value is stored in storage.CFDefault together with a copy of
-// its version ([format 2][version][flags 0][value]), so reads need one
-// engine Get or one iterator, never both column families. Writes keep the
-// two in step in one batch: a put writes both, a delete writes the
-// tombstone and deletes the value.
+// restart: the records move with their key in Raft snapshots and splits.
 type record struct {
 	version uint64
 	deleted bool
 }
 
-// Layouts. Version record (CFVersion): [1][version uint64 big-endian]
-// [flags]. Value record (CFDefault): [2][version uint64 big-endian][0]
-// [value...]; only live keys have one.
+// Layouts. Version record (CFVersion, tombstones only): [1][version uint64
+// big-endian][flags]. Value record (CFDefault, live keys only): [2][version
+// uint64 big-endian][0][value...].
 const (
 	versionFormat   = 1
 	valueFormat     = 2
