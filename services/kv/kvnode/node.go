@@ -229,7 +229,9 @@ func (n *Node) startServers() error {
 	}
 	n.grpc = srv
 	if rb, ok := n.backend.(*raftBackend); ok {
-		srv.Register(&raft_serverpb.Raft_ServiceDesc, rb.trans.Service())
+		// Other stores keep their Raft streams to this one open; the
+		// server ends them on stop once client requests drained.
+		srv.RegisterPeer(&raft_serverpb.Raft_ServiceDesc, rb.trans.Service(), rb.trans.StopReceiving)
 	}
 	go func() {
 		if err := srv.Serve(n.lis); err != nil {
@@ -289,7 +291,8 @@ func (n *Node) PDEndpoints() []string { return append([]string(nil), n.pdEps...)
 func (n *Node) StoreID() uint64 { return n.storeID }
 
 // Stop shuts down gracefully: heartbeats stop, the gRPC server stops
-// accepting and finishes in-flight requests (up to graceful-stop-timeout),
+// accepting and finishes in-flight requests, then ends the Raft streams
+// other stores keep open to this one (all within graceful-stop-timeout),
 // then the backend, PD connection, embedded PD and engine (WAL synced) are
 // closed. Stop is idempotent and safe after a failed Start.
 func (n *Node) Stop() {

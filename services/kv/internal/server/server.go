@@ -32,14 +32,19 @@ type Server struct {
 	health *health.Server
 	kv     *kvService
 	m      *metrics
+	// calls counts the client RPCs in flight.
+	calls *clientCalls
+	// peerEnds end the streams of the peer services (RegisterPeer); set
+	// before Serve.
+	peerEnds []func()
 }
 
 // New assembles the gRPC server in one place: the interceptor chain
 // (metrics and logging outside panic recovery), the KV service over st, the
 // grpc.health.v1 service reporting SERVING, and reflection so grpcurl works.
 // Its metrics are registered on reg with every KV series started at zero.
-// Other services (e.g. the Raft transport) may be added with Register before
-// Serve.
+// Other services may be added before Serve: with Register, or with
+// RegisterPeer those other stores call (the Raft transport).
 func New(cfg Config, st Storage, lg *zap.Logger, reg prometheus.Registerer) (*Server, error) {
 	if lg == nil {
 		lg = zap.NewNop()
@@ -55,9 +60,10 @@ func New(cfg Config, st Storage, lg *zap.Logger, reg prometheus.Registerer) (*Se
 		return nil, err
 	}
 	rec := &recorder{m: m, lg: lg, slow: cfg.SlowRequestThreshold}
+	calls := newClientCalls()
 	g := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(observeUnary(rec), recoverUnary(m, lg)),
-		grpc.ChainStreamInterceptor(recoverStream(m, lg)),
+		grpc.ChainUnaryInterceptor(calls.unary, observeUnary(rec), recoverUnary(m, lg)),
+		grpc.ChainStreamInterceptor(calls.stream, recoverStream(m, lg)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageSize),
 		grpc.MaxSendMsgSize(cfg.MaxMessageSize),
 		// Clients keep idle connections alive with pings; allow them
@@ -75,10 +81,10 @@ func New(cfg Config, st Storage, lg *zap.Logger, reg prometheus.Registerer) (*Se
 	hs.SetServingStatus(kvrpcpb.KV_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(g, hs)
 	reflection.Register(g)
-	return &Server{lg: lg, grpc: g, health: hs, kv: kv, m: m}, nil
+	return &Server{lg: lg, grpc: g, health: hs, kv: kv, m: m, calls: calls}, nil
 }
 
-// Register adds another service (e.g. Raft transport) before Serve.
+// Register adds another service for clients before Serve.
 func (s *Server) Register(desc *grpc.ServiceDesc, impl any) {
 	s.grpc.RegisterService(desc, impl)
 }
@@ -92,11 +98,20 @@ func (s *Server) Serve(lis net.Listener) error {
 	return err
 }
 
-// Stop reports NOT_SERVING so health checks steer clients away, stops
-// accepting, and waits up to timeout for in-flight requests before closing
-// the remaining connections. BatchCommands streams stop taking commands,
-// answer the ones in flight and end, so clients reconnect elsewhere.
+// Stop stops the server within timeout, in the order the stores depend on
+// (see RegisterPeer):
+//  1. health reports NOT_SERVING, so health checks steer clients away, and
+//     the server stops accepting connections and RPCs; BatchCommands streams
+//     stop taking commands, answer the ones in flight and end, so clients
+//     reconnect elsewhere;
+//  2. once client RPCs drained, the streams of peer services end;
+//  3. the graceful stop completes.
+//
+// When timeout expires first, the peer streams end and the remaining
+// connections are closed.
 func (s *Server) Stop(timeout time.Duration) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	s.health.Shutdown()
 	s.kv.stop()
 	done := make(chan struct{})
@@ -105,10 +120,17 @@ func (s *Server) Stop(timeout time.Duration) {
 		close(done)
 	}()
 	select {
-	case <-done:
-	case <-time.After(timeout):
-		s.lg.Warn("graceful stop timed out; closing remaining connections", zap.Duration("timeout", timeout))
-		s.grpc.Stop()
-		<-done
+	case <-s.calls.idle():
+		s.endPeerStreams()
+		select {
+		case <-done:
+			return
+		case <-timer.C:
+		}
+	case <-timer.C:
+		s.endPeerStreams()
 	}
+	s.lg.Warn("graceful stop timed out; closing remaining connections", zap.Duration("timeout", timeout))
+	s.grpc.Stop()
+	<-done
 }

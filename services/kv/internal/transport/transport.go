@@ -66,6 +66,8 @@ type Transport struct {
 	m        *metrics
 	stopc    chan struct{}
 	wg       sync.WaitGroup
+	// in ends the inbound streams of Service (StopReceiving).
+	in *inbound
 
 	mu struct {
 		sync.Mutex
@@ -82,7 +84,8 @@ func New(storeID uint64, resolver Resolver, handler Handler, knobs *Knobs, lg *z
 		lg = zap.NewNop()
 	}
 	t := &Transport{storeID: storeID, resolver: resolver, handler: handler, knobs: knobs,
-		lg: lg.With(zap.Uint64("store-id", storeID)), m: newMetrics(reg), stopc: make(chan struct{})}
+		lg: lg.With(zap.Uint64("store-id", storeID)), m: newMetrics(reg), stopc: make(chan struct{}),
+		in: newInbound()}
 	t.mu.conns = make(map[uint64]*storeConn)
 	return t
 }
@@ -173,8 +176,10 @@ func (t *Transport) conn(storeID uint64) *storeConn {
 	return c
 }
 
-// Stop closes every stream and waits for the sending goroutines.
+// Stop closes every stream, outbound and (StopReceiving) inbound, and waits
+// for the sending goroutines.
 func (t *Transport) Stop() {
+	t.StopReceiving()
 	t.mu.Lock()
 	select {
 	case <-t.stopc:
