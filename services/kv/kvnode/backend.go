@@ -21,6 +21,8 @@ type backend interface {
 	server.Storage
 	// RegionCount is the number of regions hosted on this store.
 	RegionCount() int
+	// LeaderCount is the number of regions this store leads.
+	LeaderCount() int
 	// RegionHeartbeats returns one report per region this store leads.
 	RegionHeartbeats() []*pdpb.RegionHeartbeatRequest
 	// HandleRegionHeartbeatResponse carries out a scheduling step from PD.
@@ -102,6 +104,9 @@ type standaloneBackend struct {
 }
 
 func (b *standaloneBackend) RegionCount() int { return len(b.Regions()) }
+
+// LeaderCount: the single replica leads every region it hosts.
+func (b *standaloneBackend) LeaderCount() int { return len(b.Regions()) }
 
 func (b *standaloneBackend) RegionHeartbeats() []*pdpb.RegionHeartbeatRequest {
 	var reqs []*pdpb.RegionHeartbeatRequest

@@ -49,7 +49,7 @@ func (n *Node) storeHeartbeat(ctx context.Context) {
 		StoreId:      n.storeID,
 		UsedSize:     es.LiveDataBytes,
 		RegionCount:  uint32(n.backend.RegionCount()),
-		LeaderCount:  uint32(len(n.backend.RegionHeartbeats())),
+		LeaderCount:  uint32(n.backend.LeaderCount()),
 		BytesWritten: es.BytesWritten,
 	}
 	var fs syscall.Statfs_t

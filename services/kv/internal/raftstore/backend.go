@@ -22,6 +22,24 @@ func (s *Store) RegionCount() int {
 	return len(st)
 }
 
+// LeaderCount is the number of regions this store leads. Unlike
+// RegionHeartbeats it does not estimate region sizes.
+func (s *Store) LeaderCount() int {
+	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+	defer cancel()
+	st, err := s.LeaderStatus(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, leads := range st {
+		if leads {
+			n++
+		}
+	}
+	return n
+}
+
 // RegionHeartbeats returns one report per region this store leads, for a
 // caller that drives heartbeats itself (the node) instead of SetPD.
 func (s *Store) RegionHeartbeats() []*pdpb.RegionHeartbeatRequest {
@@ -45,7 +63,7 @@ func (s *Store) RegionHeartbeats() []*pdpb.RegionHeartbeatRequest {
 		return nil
 	}
 	for _, r := range reqs {
-		r.ApproximateSize, r.ApproximateKeys = s.approximateSize(r.GetRegion())
+		r.ApproximateSize, r.ApproximateKeys = s.regionSize(r.GetRegion())
 	}
 	return reqs
 }

@@ -48,6 +48,11 @@ type Store struct {
 	wg         sync.WaitGroup // the loop, apply, syncer and heartbeat goroutines
 	stopOnce   sync.Once
 	hbc        chan *pdpb.RegionHeartbeatRequest
+	// sizes caches region size estimates for heartbeats (heartbeat.go).
+	sizes struct {
+		sync.Mutex
+		m map[uint64]sizeEstimate
+	}
 
 	// failure records the storage error that stopped the store, if any.
 	failure atomic.Pointer[error]
@@ -96,6 +101,7 @@ func NewStore(cfg *Config, storeID uint64, eng storage.Engine, lg *zap.Logger, r
 		peers: make(map[uint64]*peer), tombstones: make(map[uint64]uint64),
 	}
 	s.proposals.m = make(map[uint64]*proposal)
+	s.sizes.m = make(map[uint64]sizeEstimate)
 	// Proposal ids start at a random point so that ids of a restarted
 	// process never match entries proposed by its previous life.
 	s.nextID.Store(rand.Uint64() >> 1)

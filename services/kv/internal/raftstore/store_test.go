@@ -284,3 +284,36 @@ func TestApproximateSizeSkipsTombstones(t *testing.T) {
 	require.Equal(t, uint64(2), keys)
 	require.Equal(t, uint64(len("a1")+len("ccc333")), size)
 }
+
+// Heartbeats reuse a region's size estimate for sizeTTL instead of walking
+// the region again, unless the region's range changed.
+func TestRegionSizeIsCached(t *testing.T) {
+	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
+	region := &metapb.Region{Id: 1, RegionEpoch: &metapb.RegionEpoch{ConfVer: 1, Version: 1}, Peers: []*metapb.Peer{{Id: 11, StoreId: 1}}}
+	n := startNode(t, net, t.TempDir(), 1, region)
+	defer n.stop(net)
+	nodes := []*testNode{n}
+	writeAnywhere(t, nodes, 1, put("a", "1"))
+	_, keys := n.store.regionSize(region)
+	require.Equal(t, uint64(1), keys)
+
+	writeAnywhere(t, nodes, 1, put("b", "2"))
+	_, keys = n.store.regionSize(region)
+	require.Equal(t, uint64(1), keys, "a fresh estimate is reused")
+
+	narrowed := cloneRegion(region)
+	narrowed.EndKey = []byte("b")
+	_, keys = n.store.regionSize(narrowed)
+	require.Equal(t, uint64(1), keys, "measured again over [\"\", b)")
+	_, keys = n.store.regionSize(region)
+	require.Equal(t, uint64(2), keys, "the range changed back, so measured again")
+
+	n.store.sizes.Lock()
+	e := n.store.sizes.m[1]
+	e.measuredAt = e.measuredAt.Add(-sizeTTL)
+	n.store.sizes.m[1] = e
+	n.store.sizes.Unlock()
+	writeAnywhere(t, nodes, 1, put("c", "3"))
+	_, keys = n.store.regionSize(region)
+	require.Equal(t, uint64(3), keys, "an expired estimate is measured again")
+}
