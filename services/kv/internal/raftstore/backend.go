@@ -12,32 +12,30 @@ import (
 const backendTimeout = 5 * time.Second
 
 // RegionCount is the number of regions hosted here (initialized or not).
-func (s *Store) RegionCount() int {
-	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
-	defer cancel()
-	st, err := s.LeaderStatus(ctx)
-	if err != nil {
-		return 0
-	}
-	return len(st)
-}
+func (s *Store) RegionCount() int { return len(s.leaderStatus()) }
 
 // LeaderCount is the number of regions this store leads. Unlike
 // RegionHeartbeats it does not estimate region sizes.
 func (s *Store) LeaderCount() int {
-	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
-	defer cancel()
-	st, err := s.LeaderStatus(ctx)
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for _, leads := range st {
+	for _, leads := range s.leaderStatus() {
 		if leads {
 			n++
 		}
 	}
 	return n
+}
+
+// leaderStatus is LeaderStatus bounded by backendTimeout; nil when the
+// store cannot answer (stopping).
+func (s *Store) leaderStatus() map[uint64]bool {
+	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+	defer cancel()
+	st, err := s.LeaderStatus(ctx)
+	if err != nil {
+		return nil
+	}
+	return st
 }
 
 // RegionHeartbeats returns one report per region this store leads, for a

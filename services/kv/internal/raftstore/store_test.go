@@ -270,11 +270,18 @@ func TestChangePeer(t *testing.T) {
 // TestApproximateSizeSkipsTombstones checks the size reported to PD counts
 // live keys with their user values, not the tombstones of deleted keys nor
 // the record headers that share CFDefault with them.
-func TestApproximateSizeSkipsTombstones(t *testing.T) {
+// startSingle starts one store leading a one-replica region 1.
+func startSingle(t *testing.T) (*testNode, *metapb.Region) {
+	t.Helper()
 	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
 	region := &metapb.Region{Id: 1, RegionEpoch: &metapb.RegionEpoch{ConfVer: 1, Version: 1}, Peers: []*metapb.Peer{{Id: 11, StoreId: 1}}}
 	n := startNode(t, net, t.TempDir(), 1, region)
-	defer n.stop(net)
+	t.Cleanup(func() { n.stop(net) })
+	return n, region
+}
+
+func TestApproximateSizeSkipsTombstones(t *testing.T) {
+	n, region := startSingle(t)
 	nodes := []*testNode{n}
 	writeAnywhere(t, nodes, 1, put("a", "1"))
 	writeAnywhere(t, nodes, 1, put("bb", "22"))
@@ -288,10 +295,7 @@ func TestApproximateSizeSkipsTombstones(t *testing.T) {
 // Heartbeats reuse a region's size estimate for sizeTTL instead of walking
 // the region again, unless the region's range changed.
 func TestRegionSizeIsCached(t *testing.T) {
-	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
-	region := &metapb.Region{Id: 1, RegionEpoch: &metapb.RegionEpoch{ConfVer: 1, Version: 1}, Peers: []*metapb.Peer{{Id: 11, StoreId: 1}}}
-	n := startNode(t, net, t.TempDir(), 1, region)
-	defer n.stop(net)
+	n, region := startSingle(t)
 	nodes := []*testNode{n}
 	writeAnywhere(t, nodes, 1, put("a", "1"))
 	_, keys := n.store.regionSize(region)
