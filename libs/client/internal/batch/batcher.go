@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,6 +195,7 @@ func (b *batcher) run() {
 			}
 		}
 		size := batch[0].size()
+		yielded := false
 	drain:
 		for len(batch) < maxBatchRequests {
 			select {
@@ -205,7 +207,15 @@ func (b *batcher) run() {
 				batch = append(batch, e)
 				size += e.size()
 			default:
-				break drain
+				if yielded {
+					break drain
+				}
+				// Callers woken by the answers of one message send
+				// their next requests together: letting them run once
+				// before sending packs those into one message instead
+				// of one message each. Without them it costs nothing.
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		st = b.send(st, batch)

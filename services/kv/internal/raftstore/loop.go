@@ -45,9 +45,11 @@ func (s *Store) run() {
 				break drain
 			}
 		}
-		s.flushWrites()
 		s.handleNotices()
 		s.completeDurable()
+		// After the acks above: they may have committed what held back
+		// writes (see holdWrites).
+		s.flushWrites()
 		s.issueReads()
 		if err := s.handleReadies(); err != nil {
 			s.fail(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
@@ -101,6 +102,89 @@ func TestConcurrentWritesAreMergedIntoEntries(t *testing.T) {
 	entries := after.GetSampleCount() - before.GetSampleCount()
 	require.Less(t, entries, uint64(writers), "no two of %d concurrent writes shared an entry", writers)
 	t.Logf("%d writes in %d entries", writers, entries)
+}
+
+// While the leader's last entry waits for its followers, later writes are
+// held and then proposed together as one entry; none is lost or delayed
+// past that entry's commit.
+func TestWritesWaitingForCommitShareOneEntry(t *testing.T) {
+	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
+	// A long election timeout, so the leader keeps its lease while cut off
+	// for the few rounds below.
+	cfg := testConfig()
+	cfg.ElectionTicks = 100
+	nodes := make([]*testNode, 3)
+	for i := range nodes {
+		nodes[i] = startNodeConfig(t, net, t.TempDir(), uint64(i+1), threePeerRegion(), cfg)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.stop(net)
+		}
+	}()
+	writeAnywhere(t, nodes, 1, put("warm", "up"))
+	var leader *testNode
+	for _, n := range nodes {
+		if _, rerr, err := n.store.Write(context.Background(), &kvrpcpb.Context{RegionId: 1}, put("warm", "again")); err == nil && rerr == nil {
+			leader = n
+			break
+		}
+	}
+	require.NotNil(t, leader)
+	before := entryProposals(t, leader.store)
+
+	// Cut the leader off: its next entry cannot commit.
+	net.mu.Lock()
+	net.cut[leader.store.StoreID()] = true
+	net.mu.Unlock()
+	const writes = 10
+	errs := make(chan error, writes+1)
+	write := func(key string) {
+		res, rerr, err := leader.store.Write(context.Background(), &kvrpcpb.Context{RegionId: 1}, put(key, "v"))
+		switch {
+		case err != nil:
+			errs <- fmt.Errorf("%s: %w", key, err)
+		case rerr != nil:
+			errs <- fmt.Errorf("%s: %v", key, rerr)
+		case len(res) != 1 || res[0].Version != 1:
+			errs <- fmt.Errorf("%s: results %+v, want version 1", key, res)
+		default:
+			errs <- nil
+		}
+	}
+	go write("first")
+	require.Eventually(t, func() bool {
+		return entryProposals(t, leader.store).GetSampleCount() == before.GetSampleCount()+1
+	}, 10*time.Second, time.Millisecond, "the first write was not proposed")
+
+	// Each later write reaches the loop in a round of its own: without
+	// holding, each would become an entry of its own.
+	for i := range writes {
+		go write(fmt.Sprintf("held%d", i))
+		require.Eventually(t, func() bool { return pendingWrites(t, leader.store) == i+1 },
+			10*time.Second, time.Millisecond, "write %d was not queued", i)
+	}
+	require.Equal(t, before.GetSampleCount()+1, entryProposals(t, leader.store).GetSampleCount(),
+		"writes were proposed while the last entry was not committed")
+
+	net.mu.Lock()
+	net.cut[leader.store.StoreID()] = false
+	net.mu.Unlock()
+	for range writes + 1 {
+		require.NoError(t, <-errs)
+	}
+	after := entryProposals(t, leader.store)
+	require.Equal(t, before.GetSampleCount()+2, after.GetSampleCount(), "want the first entry and one with every held write")
+	require.Equal(t, float64(writes+1), after.GetSampleSum()-before.GetSampleSum())
+}
+
+// pendingWrites counts the writes the loop holds for region 1, read on the
+// loop goroutine.
+func pendingWrites(t *testing.T, s *Store) int {
+	t.Helper()
+	n := make(chan int, 1)
+	require.NoError(t, s.submit(func() { n <- len(s.peers[1].pendingWrites) }))
+	return <-n
 }
 
 func entryProposals(t *testing.T, s *Store) *dto.Histogram {

@@ -58,12 +58,17 @@ func testConfig() *Config {
 
 func startNode(t *testing.T, net *memNet, dir string, storeID uint64, region *metapb.Region) *testNode {
 	t.Helper()
+	return startNodeConfig(t, net, dir, storeID, region, testConfig())
+}
+
+func startNodeConfig(t *testing.T, net *memNet, dir string, storeID uint64, region *metapb.Region, cfg *Config) *testNode {
+	t.Helper()
 	eng, err := rocksdb.Open(dir, rocksdb.NewConfig(), zaptest.NewLogger(t))
 	require.NoError(t, err)
 	if region != nil {
 		require.NoError(t, BootstrapRegion(eng, region))
 	}
-	s, err := NewStore(testConfig(), storeID, eng, nil, nil)
+	s, err := NewStore(cfg, storeID, eng, nil, nil)
 	require.NoError(t, err)
 	s.SetTransport(&memTransport{net: net, from: storeID})
 	require.NoError(t, s.Start())
