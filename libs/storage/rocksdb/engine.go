@@ -89,6 +89,11 @@ func Open(dir string, cfg Config, lg *zap.Logger) (*Engine, error) {
 	opts.SetBlockBasedTableFactory(bbto) // copies bbto, which we can free
 	opts.SetWriteBufferSize(cfg.WriteBufferSize)
 	opts.SetMaxWriteBufferNumber(cfg.MaxWriteBufferNumber)
+	opts.SetMinWriteBufferNumberToMerge(cfg.MinWriteBufferNumberToMerge)
+	// A whole-key bloom filter per memtable (a tenth of its size), so a
+	// point read skips the memtables that lack its key; see NewConfig.
+	opts.SetMemTablePrefixBloomSizeRatio(0.1)
+	opts.SetMemtableWholeKeyFiltering(true)
 	opts.SetCompression(comp)
 	opts.SetMaxOpenFiles(cfg.MaxOpenFiles)
 	opts.SetMaxBackgroundJobs(cfg.MaxBackgroundJobs)
@@ -133,6 +138,8 @@ func Open(dir string, cfg Config, lg *zap.Logger) (*Engine, error) {
 		zap.String("dir", dir),
 		zap.Uint64("block-cache-size", cfg.BlockCacheSize),
 		zap.Uint64("write-buffer-size", cfg.WriteBufferSize),
+		zap.Int("max-write-buffer-number", cfg.MaxWriteBufferNumber),
+		zap.Int("min-write-buffer-number-to-merge", cfg.MinWriteBufferNumberToMerge),
 		zap.String("compression", cfg.Compression),
 		zap.String("wal-sync", cfg.WALSync))
 	return e, nil

@@ -24,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 		{"small cache", func(c *Config) { c.BlockCacheSize = 1 }, "block-cache-size 1 is below"},
 		{"small write buffer", func(c *Config) { c.WriteBufferSize = 0 }, "write-buffer-size 0 is below"},
 		{"one write buffer", func(c *Config) { c.MaxWriteBufferNumber = 1 }, "max-write-buffer-number 1"},
+		{"merging every memtable", func(c *Config) { c.MinWriteBufferNumberToMerge = c.MaxWriteBufferNumber }, "min-write-buffer-number-to-merge 8 is outside [1, max-write-buffer-number 8)"},
+		{"merging none", func(c *Config) { c.MinWriteBufferNumberToMerge = 0 }, "min-write-buffer-number-to-merge 0"},
 		{"bloom bits", func(c *Config) { c.BloomFilterBitsPerKey = 100 }, "bloom-filter-bits-per-key 100"},
 		{"compression", func(c *Config) { c.Compression = "gzip" }, `compression "gzip" is not one of`},
 		{"wal sync", func(c *Config) { c.WALSync = "sometimes" }, `wal-sync "sometimes"`},
