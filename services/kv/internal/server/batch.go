@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -261,6 +262,7 @@ func (s *kvService) sendBatches(stream kvrpcpb.KV_BatchCommandsServer, respc <-c
 			batch = append(batch, r)
 		}
 		size := batch[0].size()
+		yielded := false
 	drain:
 		for len(batch) < maxBatchResponses {
 			select {
@@ -275,7 +277,14 @@ func (s *kvService) sendBatches(stream kvrpcpb.KV_BatchCommandsServer, respc <-c
 				batch = append(batch, r)
 				size += r.size()
 			default:
-				break drain
+				if yielded {
+					break drain
+				}
+				// The writes of one Raft entry finish together: letting
+				// their goroutines run once packs their answers into
+				// this message instead of one message each.
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		if sendErr != nil {
