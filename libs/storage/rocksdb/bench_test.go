@@ -170,3 +170,43 @@ func BenchmarkCAS(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemtableFill measures an unsynced write of random keys once the
+// memtables are full, with the old single 64 MiB memtable and with the
+// default 8 MiB ones merged four to a flush (see NewConfig): inserting
+// into a memtable costs more the larger it is.
+func BenchmarkMemtableFill(b *testing.B) {
+	for _, c := range []struct {
+		name               string
+		size               uint64
+		maxNumber, toMerge int
+	}{
+		{"64MiB", 64 << 20, 4, 1},
+		{"8MiBx4", 8 << 20, 8, 4},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			cfg := rocksdb.NewConfig()
+			cfg.WriteBufferSize, cfg.MaxWriteBufferNumber, cfg.MinWriteBufferNumberToMerge = c.size, c.maxNumber, c.toMerge
+			e, err := rocksdb.Open(b.TempDir(), cfg, nil)
+			require.NoError(b, err)
+			b.Cleanup(func() { require.NoError(b, e.Close()) })
+			value := make([]byte, benchValueSize)
+			rng := rand.New(rand.NewPCG(1, 2))
+			write := func(n int) {
+				for n > 0 {
+					wb := e.NewWriteBatch()
+					for i := 0; i < 32 && n > 0; i, n = i+1, n-1 {
+						wb.Put(storage.CFDefault, benchKey(rng.Uint64N(1_000_000)), value)
+					}
+					require.NoError(b, e.Write(wb, storage.WriteOptions{}))
+					wb.Close()
+				}
+			}
+			// Over 64 MiB of entries: the memtables are full from here on.
+			write(450_000)
+			b.ResetTimer()
+			write(b.N)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+		})
+	}
+}

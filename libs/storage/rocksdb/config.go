@@ -59,10 +59,10 @@ type Config struct {
 //
 // Memtables are small and merged four to a flush. Inserting into a
 // memtable is a skiplist walk whose cache and TLB misses grow with its
-// size: about 7 us per key in a full 64 MiB memtable against 3.5 us in an
-// 8 MiB one on the 2-core benchmark machine, with 10,000 or 1,000,000
-// distinct keys alike (docs/benchmarks.md), and every replica pays it for
-// every write. Merging four memtables per flush keeps L0 files at about
+// size: about 5.8 us per key with a full 64 MiB memtable against 3.1-3.6
+// us with 8 MiB ones on the 2-core benchmark machine (BenchmarkMemtableFill,
+// 1,000,000 distinct keys; docs/benchmarks.md), and every replica pays it
+// for every write. Merging four memtables per flush keeps L0 files at about
 // 32 MiB, so compaction sees what a 32 MiB memtable would give it. Reads
 // probe up to MaxWriteBufferNumber memtables; a whole-key bloom filter in
 // each lets them skip the ones without the key.
