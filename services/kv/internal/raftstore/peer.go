@@ -73,6 +73,13 @@ func (s *Store) newPeer(region *metapb.Region, self *metapb.Peer, initialized bo
 		ReadOnlyOption:    readOnly,
 		PreVote:           true,
 		StepDownOnRemoval: true,
+		// A write proposed by a peer that has just stepped down (its loop
+		// still thinks it leads until the round's Ready) must fail as not
+		// proposed, never travel to the new leader: its client hears
+		// NotLeader or unknown outcome and retries, and a forwarded copy
+		// committed after the retry would apply the write twice, after the
+		// retry's acknowledgement.
+		DisableProposalForwarding: true,
 		// Persistence is pipelined: see persist.go.
 		AsyncStorageWrites: true,
 		Logger:             &raftLogger{s.lg.With(zap.Uint64("region-id", region.GetId())).Sugar()},

@@ -13,6 +13,7 @@ import (
 	"github.com/flaredb/flaredb/libs/storage/kvcmd"
 	"github.com/flaredb/flaredb/proto/kvrpcpb"
 	"github.com/flaredb/flaredb/proto/metapb"
+	"go.etcd.io/raft/v3"
 )
 
 func TestDecodeWrites(t *testing.T) {
@@ -176,6 +177,45 @@ func TestWritesWaitingForCommitShareOneEntry(t *testing.T) {
 	after := entryProposals(t, leader.store)
 	require.Equal(t, before.GetSampleCount()+2, after.GetSampleCount(), "want the first entry and one with every held write")
 	require.Equal(t, float64(writes+1), after.GetSampleSum()-before.GetSampleSum())
+}
+
+// A peer that is not the leader drops a proposal instead of forwarding it
+// to the leader: a write proposed by a leader that has just stepped down
+// is failed as never proposed, so it cannot commit after its client's
+// retry did (see DisableProposalForwarding in peer.go).
+func TestFollowerDropsProposalsInsteadOfForwarding(t *testing.T) {
+	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
+	nodes := make([]*testNode, 3)
+	for i := range nodes {
+		nodes[i] = startNode(t, net, t.TempDir(), uint64(i+1), threePeerRegion())
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.stop(net)
+		}
+	}()
+	writeAnywhere(t, nodes, 1, put("warm", "up"))
+	group := appendGroup(nil, writeGroup{id: 1 << 60, cmds: put("forwarded", "x")})
+	entry := append(writesHeader(1, len(group)), group...)
+	dropped := 0
+	for _, n := range nodes {
+		errc := make(chan error, 1)
+		require.NoError(t, n.store.submit(func() {
+			if p := n.store.peers[1]; p.rn.BasicStatus().RaftState != raft.StateLeader {
+				errc <- p.rn.Propose(entry)
+				return
+			}
+			errc <- nil
+		}))
+		if err := <-errc; err != nil {
+			require.ErrorIs(t, err, raft.ErrProposalDropped)
+			dropped++
+		}
+	}
+	require.Equal(t, 2, dropped, "want both followers to drop the proposal")
+	writeAnywhere(t, nodes, 1, put("after", "y"))
+	_, found := readAnywhere(t, nodes, 1, "forwarded")
+	require.False(t, found, "a follower's proposal reached the log")
 }
 
 // pendingWrites counts the writes the loop holds for region 1, read on the
