@@ -73,6 +73,14 @@ func startServer(t *testing.T, st Storage) *testServer {
 	reg := prometheus.NewRegistry()
 	srv, err := New(Config{Limits: testLimits, SlowRequestThreshold: time.Hour, MaxMessageSize: 1 << 20}, st, zap.New(core), reg)
 	require.NoError(t, err)
+	conn := serveTest(t, srv)
+	return &testServer{kv: kvrpcpb.NewKVClient(conn), conn: conn, reg: reg, logs: logs, server: srv}
+}
+
+// serveTest serves srv on a loopback port and dials it; cleanup closes the
+// connection and stops the server, which must have served without error.
+func serveTest(t *testing.T, srv *Server) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)
@@ -84,7 +92,7 @@ func startServer(t *testing.T, st Storage) *testServer {
 		srv.Stop(5 * time.Second)
 		require.NoError(t, <-served)
 	})
-	return &testServer{kv: kvrpcpb.NewKVClient(conn), conn: conn, reg: reg, logs: logs, server: srv}
+	return conn
 }
 
 func TestValidationRejectsBadRequests(t *testing.T) {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/flaredb/flaredb/libs/storage/kvcmd"
@@ -71,17 +69,7 @@ func startWithPeer(t *testing.T, st Storage, p *fakePeer) (*Server, *grpc.Client
 		st, zaptest.NewLogger(t), prometheus.NewRegistry())
 	require.NoError(t, err)
 	srv.RegisterPeer(&raft_serverpb.Raft_ServiceDesc, p, p.end)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop(5 * time.Second)
-		require.NoError(t, <-served)
-	})
+	conn := serveTest(t, srv)
 	return srv, conn
 }
 
