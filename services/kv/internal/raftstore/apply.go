@@ -292,6 +292,9 @@ func (s *Store) flushApply(round *applyRound, states map[uint64]*applyState) boo
 			round.wb.Put(storage.CFMeta, keys.RegionStateKey(id), b)
 		}
 	}
+	if k := s.cfg.Knobs; k != nil && k.BeforeApplyWrite != nil {
+		k.BeforeApplyWrite()
+	}
 	// Not synced: the log is durable already, and the applied index is in
 	// this batch, so a lost apply write is simply redone after restart.
 	if err := s.engine.Write(round.wb, storage.WriteOptions{}); err != nil {
@@ -303,6 +306,7 @@ func (s *Store) flushApply(round *applyRound, states map[uint64]*applyState) boo
 	for _, reply := range round.replies {
 		reply()
 	}
+	urgent := false
 	s.notices.Lock()
 	for _, id := range round.touched {
 		n := round.notices[id]
@@ -310,11 +314,27 @@ func (s *Store) flushApply(round *applyRound, states map[uint64]*applyState) boo
 			delete(states, id)
 		}
 		s.notices.list = append(s.notices.list, n)
+		urgent = urgent || n.urgent()
 	}
 	s.notices.Unlock()
-	select {
-	case s.noticec <- struct{}{}:
-	default:
+	// A bare applied index matters to the loop only when reads wait for it;
+	// otherwise it is picked up by the loop's next round (the next message
+	// or tick), sparing a wake-up, and on this VM a context switch, per
+	// apply round. The flag is read after the list is updated, and the loop
+	// sets it before taking the list again (see noteReadsWaiting), so a
+	// read never waits for a notice that is already queued.
+	if urgent || s.readsWaitApply.Load() {
+		select {
+		case s.noticec <- struct{}{}:
+		default:
+		}
 	}
 	return true
+}
+
+// urgent reports whether the notice changes more than the applied index:
+// the loop must act on conf changes, region changes, log truncations and
+// removal promptly.
+func (n *applyNotice) urgent() bool {
+	return len(n.confChanges) > 0 || n.region != nil || n.compactIdx > 0 || n.removed
 }

@@ -59,6 +59,9 @@ type Knobs struct {
 	// OnInboundMessage is called for every inbound Raft message before it is
 	// stepped; returning false drops it.
 	OnInboundMessage func(m *raft_serverpb.RaftMessage) bool
+	// BeforeApplyWrite is called by the apply goroutine before it writes
+	// a round of applied entries; it may block to hold the apply back.
+	BeforeApplyWrite func()
 }
 
 // NewConfig returns the defaults used in production.

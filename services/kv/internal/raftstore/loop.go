@@ -56,6 +56,25 @@ func (s *Store) run() {
 			s.failAllWaiters()
 			return
 		}
+		s.noteReadsWaiting()
+	}
+}
+
+// noteReadsWaiting tells the apply goroutine whether reads wait for an
+// applied index (see flushApply). When they do, it takes the notices once
+// more after setting the flag: a notice queued before the apply goroutine
+// could see the flag would otherwise wait for the next round.
+func (s *Store) noteReadsWaiting() {
+	waiting := false
+	for _, p := range s.peers {
+		if len(p.readsWaiting) > 0 {
+			waiting = true
+			break
+		}
+	}
+	s.readsWaitApply.Store(waiting)
+	if waiting {
+		s.handleNotices()
 	}
 }
 
@@ -113,7 +132,7 @@ func (s *Store) handleReadies() error {
 		for _, rs := range rd.ReadStates {
 			p.onReadState(rs)
 		}
-		for _, m := range rd.Messages {
+		for i, m := range rd.Messages {
 			switch m.GetTo() {
 			case raft.LocalAppendThread:
 				act, sync, err := s.persistAppend(wb, p, m)
@@ -135,6 +154,10 @@ func (s *Store) handleReadies() error {
 				// Raft holds back whatever must wait for this node's
 				// write (votes, a follower's acks) in the append responses;
 				// the rest, such as a leader's appends, may go now.
+				if supersededAppend(rd.Messages, i) {
+					s.m.appendsCoalesced.Inc()
+					continue
+				}
 				s.send(p, []*raftpb.Message{m})
 			}
 		}

@@ -18,6 +18,7 @@ type metrics struct {
 	snapshotsBuilt   prometheus.Counter
 	logCompactions   prometheus.Counter
 	entryProposals   prometheus.Histogram
+	appendsCoalesced prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -59,6 +60,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		entryProposals: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "entry_proposals", Help: "Write proposals merged into one Raft entry by the leader.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12)}),
+		appendsCoalesced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "appends_coalesced_total",
+			Help: "Commit-only appends not sent because a later append of the same round to the same follower carried them."}),
 	}
 	for _, k := range []string{"write", "conf_change", "transfer_leader"} {
 		for _, o := range []string{"proposed", "rejected"} {
@@ -68,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.proposals, m.readIndexes, m.leaderChanges, m.walSyncSeconds, m.persistRegions,
 			m.applySeconds, m.applyEntries, m.appliedLag, m.leaders, m.regions, m.snapshotsApplied,
-			m.snapshotsBuilt, m.logCompactions, m.entryProposals)
+			m.snapshotsBuilt, m.logCompactions, m.entryProposals, m.appendsCoalesced)
 	}
 	return m
 }

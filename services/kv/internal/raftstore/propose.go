@@ -82,9 +82,10 @@ func (s *Store) flushWrites() {
 const maxUncommittedEntries = 1
 
 // holdWrites reports whether p's log has maxUncommittedEntries or more
-// entries not yet known committed. The loop runs a round after every
-// commit (committed entries are applied, and the apply notice wakes it), so
-// held writes are proposed as soon as the log drains.
+// entries not yet known committed. A commit is learnt in a loop round (one
+// stepping a follower's ack, or completing the leader's own durable write
+// after the syncer woke the loop), and that round proposes the held
+// writes after it (see run), so they go out as soon as the log drains.
 func (s *Store) holdWrites(p *peer) bool {
 	last, _ := p.ps.LastIndex()
 	commit := p.rn.BasicStatus().HardState.GetCommit()

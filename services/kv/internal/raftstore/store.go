@@ -79,6 +79,9 @@ type Store struct {
 		sync.Mutex
 		list []*applyNotice // apply results the loop has not seen yet
 	}
+	// readsWaitApply is set by the loop while reads wait for entries to be
+	// applied; only then does a notice of a bare applied index wake it.
+	readsWaitApply atomic.Bool
 }
 
 // NewStore creates a store over eng. trans and pd may be set later with

@@ -272,9 +272,6 @@ func TestChangePeer(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 }
 
-// TestApproximateSizeSkipsTombstones checks the size reported to PD counts
-// live keys with their user values, not the tombstones of deleted keys nor
-// the record headers that share CFDefault with them.
 // startSingle starts one store leading a one-replica region 1.
 func startSingle(t *testing.T) (*testNode, *metapb.Region) {
 	t.Helper()
@@ -285,6 +282,9 @@ func startSingle(t *testing.T) (*testNode, *metapb.Region) {
 	return n, region
 }
 
+// TestApproximateSizeSkipsTombstones checks the size reported to PD counts
+// live keys with their user values, not the tombstones of deleted keys nor
+// the record headers that share CFDefault with them.
 func TestApproximateSizeSkipsTombstones(t *testing.T) {
 	n, region := startSingle(t)
 	nodes := []*testNode{n}
