@@ -15,11 +15,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/flaredb/flaredb/libs/sysmon"
 	"github.com/flaredb/flaredb/services/kv/kvconfig"
 	"github.com/flaredb/flaredb/services/kv/kvnode"
 )
 
 func main() {
+	// First, before any goroutine or file exists (see package sysmon).
+	if err := sysmon.Reexec(); err != nil {
+		fmt.Fprintf(os.Stderr, "kv: cannot re-exec with GODEBUG=schedtrace, going on without it: %v\n", err)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/flaredb/flaredb/libs/sysmon"
 	"github.com/flaredb/flaredb/libs/tomlconfig"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,6 +18,10 @@ import (
 )
 
 func main() {
+	// First, before any goroutine or file exists (see package sysmon).
+	if err := sysmon.Reexec(); err != nil {
+		fmt.Fprintf(os.Stderr, "pd: cannot re-exec with GODEBUG=schedtrace, going on without it: %v\n", err)
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "pd:", err)
 		os.Exit(1)
