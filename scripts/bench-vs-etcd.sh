@@ -6,6 +6,7 @@
 #   scripts/bench-vs-etcd.sh                      # defaults below
 #   DURATION=20s CLIENTS="64 256" WORKLOADS="put get" scripts/bench-vs-etcd.sh
 #   KV_FLAGS="--read-mode lease" WORKLOADS=get scripts/bench-vs-etcd.sh   # lease reads
+#   REPEAT=3 scripts/bench-vs-etcd.sh             # 3 etcd/FlareDB pairs per row, median shown
 #
 # Results (JSON lines) and server logs stay in $OUT (default: a new temp dir).
 set -euo pipefail
@@ -19,6 +20,10 @@ VALUE_SIZE=${VALUE_SIZE:-100}
 CONNS=${CONNS:-4}
 BASE_PORT=${BASE_PORT:-32000}
 KV_FLAGS=${KV_FLAGS:-}   # extra kv-service flags, e.g. KV_FLAGS="--read-mode lease"
+# REPEAT runs each row's etcd/FlareDB pair that many times, back to back, so
+# that both see the machine's slow and fast minutes; the table shows each
+# driver's median run and lists every run.
+REPEAT=${REPEAT:-1}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$(mktemp -d /tmp/flaredb-bench.XXXXXX)}
@@ -95,17 +100,19 @@ results="$OUT/results.jsonl"
 : >"$results"
 for w in $WORKLOADS; do
   for c in $CLIENTS; do
-    for d in etcd flaredb; do
-      eps=$pd_addr; [ $d = etcd ] && eps=$etcd_eps
-      echo "== $d $w clients=$c"
-      "$OUT/bin/bench" --driver $d --endpoints "$eps" --workload "$w" --clients "$c" --conns "$CONNS" \
-        --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" \
-        --prefix "bench-$w/" 2>>"$OUT/progress.log" | tee -a "$OUT/results.txt" | grep '^{' >>"$results"
+    for r in $(seq 1 "$REPEAT"); do
+      for d in etcd flaredb; do
+        eps=$pd_addr; [ $d = etcd ] && eps=$etcd_eps
+        echo "== $d $w clients=$c run=$r/$REPEAT"
+        "$OUT/bin/bench" --driver $d --endpoints "$eps" --workload "$w" --clients "$c" --conns "$CONNS" \
+          --keys "$KEYS" --value-size "$VALUE_SIZE" --duration "$DURATION" --warmup "$WARMUP" \
+          --prefix "bench-$w/" 2>>"$OUT/progress.log" | tee -a "$OUT/results.txt" | grep '^{' >>"$results"
+      done
     done
   done
 done
 
 echo
-echo "== FlareDB vs etcd ($(nproc) cores, $(date -u +%Y-%m-%d), duration $DURATION, value $VALUE_SIZE B, keys $KEYS, conns $CONNS)"
+echo "== FlareDB vs etcd ($(nproc) cores, $(date -u +%Y-%m-%d), duration $DURATION, value $VALUE_SIZE B, keys $KEYS, conns $CONNS, runs per row $REPEAT)"
 "$OUT/bin/bench" compare "$results"
 echo "results: $results"
