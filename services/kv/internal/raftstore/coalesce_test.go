@@ -54,16 +54,7 @@ func TestSupersededAppend(t *testing.T) {
 // three-store region and checks that the leader coalesced appends (see
 // supersededAppend) while every write was still acknowledged and readable.
 func TestCommitOnlyAppendsAreNotSentUnderLoad(t *testing.T) {
-	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
-	nodes := make([]*testNode, 3)
-	for i := range nodes {
-		nodes[i] = startNode(t, net, t.TempDir(), uint64(i+1), threePeerRegion())
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.stop(net)
-		}
-	}()
+	_, nodes := startThree(t)
 	writeAnywhere(t, nodes, 1, put("warm", "1"))
 	concurrentPuts(t, nodes, 16, 30)
 	var coalesced float64

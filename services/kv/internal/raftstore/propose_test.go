@@ -184,16 +184,7 @@ func TestWritesWaitingForCommitShareOneEntry(t *testing.T) {
 // is failed as never proposed, so it cannot commit after its client's
 // retry did (see DisableProposalForwarding in peer.go).
 func TestFollowerDropsProposalsInsteadOfForwarding(t *testing.T) {
-	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
-	nodes := make([]*testNode, 3)
-	for i := range nodes {
-		nodes[i] = startNode(t, net, t.TempDir(), uint64(i+1), threePeerRegion())
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.stop(net)
-		}
-	}()
+	_, nodes := startThree(t)
 	writeAnywhere(t, nodes, 1, put("warm", "up"))
 	group := appendGroup(nil, writeGroup{id: 1 << 60, cmds: put("forwarded", "x")})
 	entry := append(writesHeader(1, len(group)), group...)

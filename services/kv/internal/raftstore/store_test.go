@@ -272,6 +272,23 @@ func TestChangePeer(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 }
 
+// startThree starts three stores replicating threePeerRegion, stopped when
+// the test ends.
+func startThree(t *testing.T) (*memNet, []*testNode) {
+	t.Helper()
+	net := &memNet{stores: map[uint64]*Store{}, cut: map[uint64]bool{}}
+	nodes := make([]*testNode, 3)
+	for i := range nodes {
+		nodes[i] = startNode(t, net, t.TempDir(), uint64(i+1), threePeerRegion())
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.stop(net)
+		}
+	})
+	return net, nodes
+}
+
 // startSingle starts one store leading a one-replica region 1.
 func startSingle(t *testing.T) (*testNode, *metapb.Region) {
 	t.Helper()
