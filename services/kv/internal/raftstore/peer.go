@@ -46,6 +46,7 @@ type peer struct {
 	pendingGC        *[2]uint64 // index, term learnt from apply
 	lastHeartbeat    time.Time
 	snapRegion       *metapb.Region // region of a snapshot persisted this round
+	snapGen          *snapGen       // snapshot being built for a follower (snapgen.go)
 	destroyed        bool           // removed from the store; pending responses are dropped
 }
 
@@ -56,7 +57,7 @@ func (s *Store) newPeer(region *metapb.Region, self *metapb.Peer, initialized bo
 	for _, pp := range region.GetPeers() {
 		p.peerCache[pp.GetId()] = pp
 	}
-	ps.snapshot = func() (*raftpb.Snapshot, error) { return s.buildSnapshot(region.GetId()) }
+	ps.snapshot = func() (*raftpb.Snapshot, error) { return s.snapshot(p) }
 	readOnly, err := s.cfg.readOnlyOption()
 	if err != nil {
 		return nil, err

@@ -20,8 +20,8 @@ import (
 var snapCFs = []string{storage.CFDefault, storage.CFVersion}
 
 // buildSnapshot captures the region's applied state from one engine
-// snapshot, so data, region shape and index agree. It runs on the Raft loop
-// when raft needs to catch up a peer whose entries were compacted.
+// snapshot, so data, region shape and index agree. It runs on a goroutine
+// of its own (see Store.snapshot) while the Raft loop goes on.
 func (s *Store) buildSnapshot(regionID uint64) (*raftpb.Snapshot, error) {
 	snap, err := s.engine.NewSnapshot()
 	if err != nil {
