@@ -12,9 +12,10 @@
 // and so the reset, is skipped while a scheduler trace is enabled. Reexec
 // restarts the process, once, with GODEBUG=schedtrace set to the largest
 // period the runtime accepts (2^31-1 ms, about 24.8 days), so sysmon never
-// sleeps deeply, backs off to its 10 ms maximum while nothing needs it, and
-// prints a scheduler trace only after each 24.8 days of uptime (and on a
-// fatal panic, where it helps).
+// sleeps deeply and backs off to its 10 ms maximum while nothing needs it.
+// The trace itself is one "SCHED ..." line on stderr every 24.8 days of the
+// machine's monotonic clock (so one at start on a machine up longer than
+// that), plus the scheduler's state on a fatal panic, where it helps.
 //
 // docs/benchmarks.md has the measurement. Setting any schedtrace value in
 // GODEBUG yourself (schedtrace=0 to turn this off) skips the re-exec.
