@@ -281,7 +281,7 @@ func raft() Dashboard {
 				{Title: "Raft log truncations", Unit: "ops", Width: 8, Targets: []Target{
 					{Expr: rate("flaredb_raftstore_log_compactions_total", inst), Legend: "{{instance}}"}}},
 				{Title: "Commit-only appends coalesced", Unit: "ops", Width: 8,
-					Desc: "Empty appends carrying a new commit index not sent because a later append of the same round to the same follower carried it; under write load about one per follower per entry.",
+					Desc:    "Empty appends carrying a new commit index not sent because a later append of the same round to the same follower carried it; under write load about one per follower per entry.",
 					Targets: []Target{{Expr: rate("flaredb_raftstore_appends_coalesced_total", inst), Legend: "{{instance}}"}}},
 			}},
 		},
